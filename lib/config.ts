@@ -1,0 +1,130 @@
+import Joi from 'joi';
+import { createMemoryRefreshLock } from './refresh-lock';
+import type { RefreshLock, UnauthenticatedMode, WpsAuthOptions, WpsLogger } from './types';
+import { silentLogger } from './logger';
+
+/** Everything `wpsAuth` needs, resolved once at factory time. Internal. */
+export interface ResolvedConfig {
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  /** Path of `redirectUri`: where the callback route listens. */
+  callbackPath: string;
+  /** Comma-joined scopes. */
+  scope: string;
+  baseUrl: string;
+  authorizeUrl: string;
+  loginPath: string | false;
+  logoutPath: string | false;
+  defaultReturnTo: string;
+  refreshSkewMs: number;
+  timeoutMs: number;
+  unauthenticated: UnauthenticatedMode;
+  maxResponseBytes: number;
+  maxPendingLogins: number;
+  /** How long a pending login (its `state`) stays usable: WPS codes live 10 minutes, so do states. */
+  stateTtlMs: number;
+  /** How long a refresh lock is held at most, should its holder die. */
+  lockTtlMs: number;
+  refreshLock: RefreshLock;
+  logger: WpsLogger;
+}
+
+const SCOPE_NAME = /^[A-Za-z0-9_.:-]+$/;
+const routePath = Joi.alternatives(
+  Joi.string().pattern(/^\/[^?#\s]*$/).messages({ 'string.pattern.base': '{{#label}} must be a path starting with "/"' }),
+  Joi.boolean().valid(false),
+);
+const fn = Joi.function();
+
+const schema = Joi.object({
+  clientId: Joi.string().trim().min(1).required().messages({
+    'any.required': '{{#label}} is required (or set WPS_CLIENT_ID)',
+  }),
+  clientSecret: Joi.string().min(1).required().messages({
+    'any.required': '{{#label}} is required (or set WPS_CLIENT_SECRET)',
+    'string.base': '{{#label}} must be a non-empty string',
+    'string.empty': '{{#label}} must be a non-empty string',
+    'string.min': '{{#label}} must be a non-empty string',
+  }),
+  redirectUri: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .required()
+    .messages({
+      'any.required': '{{#label}} is required (or set WPS_REDIRECT_URI)',
+      'string.uri': '{{#label}} must be an absolute http(s) URL registered at WPS',
+      'string.uriCustomScheme': '{{#label}} must be an absolute http(s) URL registered at WPS',
+    }),
+  scope: Joi.alternatives(
+    Joi.array().items(Joi.string().trim().pattern(SCOPE_NAME)).min(1),
+    Joi.string().trim().pattern(/^[A-Za-z0-9_.:-]+(\s*,\s*[A-Za-z0-9_.:-]+)*$/),
+  )
+    .default(['kso.user_base.read'])
+    .messages({ 'alternatives.match': '{{#label}} must be an array of scope names or a comma-separated string' }),
+  baseUrl: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .default('https://openapi.wps.cn')
+    .messages({ 'string.uriCustomScheme': '{{#label}} must be an http(s) origin' }),
+  loginPath: routePath.default('/auth/wps/login'),
+  logoutPath: routePath.default('/auth/wps/logout'),
+  defaultReturnTo: Joi.string()
+    .pattern(/^\/(?![/\\])/)
+    .default('/')
+    .messages({ 'string.pattern.base': '{{#label}} must be a same-origin path such as "/"' }),
+  refreshSkewSeconds: Joi.number().integer().min(0).max(3600).default(60),
+  timeoutMs: Joi.number().integer().min(1).max(600_000).default(10_000),
+  unauthenticated: Joi.string().valid('auto', 'redirect', 'error').default('auto'),
+  maxResponseBytes: Joi.number().integer().min(1024).default(1024 * 1024),
+  maxPendingLogins: Joi.number().integer().min(1).max(100).default(10),
+  refreshLock: Joi.object({ acquire: fn.required(), release: fn.required() }).unknown(true),
+  logger: Joi.object({ debug: fn.required(), info: fn.required(), warn: fn.required(), error: fn.required() }).unknown(
+    true,
+  ),
+});
+
+/**
+ * Validate options once and fill in every default. Throws a `TypeError` that lists every problem by option name;
+ * the message never contains an option's value.
+ */
+export function resolveConfig(options: WpsAuthOptions | undefined, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+    throw new TypeError('express-wps-oauth: wpsAuth(options) expects an options object, e.g. wpsAuth({ clientId, clientSecret, redirectUri })');
+  }
+  const input: Record<string, unknown> = { ...options };
+  if (input.clientId === undefined && env.WPS_CLIENT_ID) input.clientId = env.WPS_CLIENT_ID;
+  if (input.clientSecret === undefined && env.WPS_CLIENT_SECRET) input.clientSecret = env.WPS_CLIENT_SECRET;
+  if (input.redirectUri === undefined && env.WPS_REDIRECT_URI) input.redirectUri = env.WPS_REDIRECT_URI;
+
+  const { error, value } = schema.validate(input, { abortEarly: false, errors: { wrap: { label: false } } });
+  if (error) {
+    const problems = error.details.map((d) => `  - ${d.message}`);
+    throw new TypeError(`express-wps-oauth: invalid wpsAuth options:\n${problems.join('\n')}`);
+  }
+  const v = value as Required<Omit<WpsAuthOptions, 'refreshLock' | 'logger' | 'scope'>> &
+    Pick<WpsAuthOptions, 'refreshLock' | 'logger'> & { scope: string | string[] };
+
+  const baseUrl = v.baseUrl.replace(/\/+$/, '');
+  const scopes = (Array.isArray(v.scope) ? v.scope : v.scope.split(',')).map((s) => s.trim());
+  const redirect = new URL(v.redirectUri);
+  return {
+    clientId: v.clientId,
+    clientSecret: v.clientSecret,
+    redirectUri: v.redirectUri,
+    callbackPath: redirect.pathname,
+    scope: [...new Set(scopes)].join(','),
+    baseUrl,
+    authorizeUrl: `${baseUrl}/oauth2/auth`,
+    loginPath: v.loginPath,
+    logoutPath: v.logoutPath,
+    defaultReturnTo: v.defaultReturnTo,
+    refreshSkewMs: v.refreshSkewSeconds * 1000,
+    timeoutMs: v.timeoutMs,
+    unauthenticated: v.unauthenticated,
+    maxResponseBytes: v.maxResponseBytes,
+    maxPendingLogins: v.maxPendingLogins,
+    stateTtlMs: 10 * 60 * 1000,
+    lockTtlMs: v.timeoutMs + 5000,
+    refreshLock: v.refreshLock ?? createMemoryRefreshLock(),
+    logger: v.logger ?? silentLogger,
+  };
+}

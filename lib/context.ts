@@ -1,0 +1,54 @@
+import type { Request } from 'express';
+import type { ResolvedConfig } from './config';
+import type { Refresher } from './refresh';
+import { regenerateSession } from './session';
+import type { TokenClient } from './token-client';
+import { canRefresh, isTokenRecord } from './token-set';
+import type { WpsContext, WpsLogger, WpsTokenRecord } from './types';
+
+/** What one `wpsAuth()` instance shares with every request it serves. Internal. */
+export interface Runtime {
+  config: ResolvedConfig;
+  client: TokenClient;
+  refresher: Refresher;
+  log: WpsLogger;
+}
+
+/** The object behind `req.wps`. One small allocation per request; all behaviour lives on the prototype. */
+export class WpsRequestContext implements WpsContext {
+  accessToken: string | undefined = undefined;
+
+  constructor(
+    private readonly req: Request,
+    /** @internal */ readonly runtime: Runtime,
+  ) {}
+
+  private get tokens(): WpsTokenRecord | undefined {
+    const tokens = this.req.session.wps?.tokens;
+    return isTokenRecord(tokens) ? tokens : undefined;
+  }
+
+  isAuthenticated(): boolean {
+    const tokens = this.tokens;
+    if (tokens === undefined) return false;
+    const now = Date.now();
+    return tokens.expiresAt > now || canRefresh(tokens, now);
+  }
+
+  get expiresAt(): Date | undefined {
+    const tokens = this.tokens;
+    return tokens === undefined ? undefined : new Date(tokens.expiresAt);
+  }
+
+  async getAccessToken(): Promise<string> {
+    const token = await this.runtime.refresher.getFreshToken(this.req);
+    this.accessToken = token;
+    return token;
+  }
+
+  async logout(): Promise<void> {
+    this.accessToken = undefined;
+    await regenerateSession(this.req);
+    this.runtime.log.debug('logged out');
+  }
+}

@@ -1,0 +1,26 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+
+/** `true` when a factory was handed to Express uncalled, so Express is now calling it as middleware. */
+export function calledAsMiddleware(args: ArrayLike<unknown>): boolean {
+  const req = args[0] as { method?: unknown; headers?: unknown } | null | undefined;
+  return (
+    args.length >= 3 &&
+    typeof args[2] === 'function' &&
+    typeof req === 'object' &&
+    req !== null &&
+    typeof req.method === 'string' &&
+    typeof req.headers === 'object'
+  );
+}
+
+/** Run an async handler so that a rejection reaches `next(err)` (Express 4 does not catch rejected promises). */
+export function handleAsync(
+  fn: (req: Request, res: Response) => Promise<void>,
+): (req: Request, res: Response, next: NextFunction) => void {
+  return (req, res, next) => {
+    fn(req, res).catch(next);
+  };
+}
+
+/** The type of both factories' results, named for readers of the `.d.ts`. */
+export type Middleware = RequestHandler;

@@ -1,0 +1,81 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { WpsRequestContext } from './context';
+import { WpsAuthError } from './errors';
+import { calledAsMiddleware } from './misuse';
+import type { RequireWpsTokenOptions, UnauthenticatedMode } from './types';
+
+const MODES: readonly UnauthenticatedMode[] = ['auto', 'redirect', 'error'];
+
+const NO_WPS_AUTH =
+  'express-wps-oauth: requireWpsToken() found no req.wps. Mount wpsAuth({ ... }) at the app root before any ' +
+  'route that uses requireWpsToken(): app.use(wpsAuth({ ... })); app.get(path, requireWpsToken(), handler)';
+
+const UNCALLED =
+  'express-wps-oauth: it appears you have done something like `app.get(path, requireWpsToken, handler)`, ' +
+  'but it should be `app.get(path, requireWpsToken(), handler)`.';
+
+function wantsHtml(req: Request): boolean {
+  return (req.method === 'GET' || req.method === 'HEAD') && (req.headers.accept ?? '').includes('text/html');
+}
+
+function unauthenticated(
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  err: WpsAuthError,
+  mode: UnauthenticatedMode,
+  loginPath: string | false,
+): void {
+  const redirect = mode === 'redirect' || (mode === 'auto' && wantsHtml(req));
+  if (!redirect || loginPath === false) return next(err);
+  res.redirect(302, `${loginPath}?returnTo=${encodeURIComponent(req.originalUrl)}`);
+}
+
+/**
+ * Protects a route: downstream handlers find a valid access token in `req.wps.accessToken`. A token about to
+ * expire is refreshed first (one refresh per session, however many requests wait for it); a user without usable
+ * tokens is sent to login (browsers) or gets a `login_required` 401 error (APIs), as `unauthenticated` says.
+ *
+ * With a fresh token this is a session read and a comparison — no I/O.
+ *
+ * @example
+ * app.get('/files', requireWpsToken(), (req, res) => res.json(await listFiles(req.wps.accessToken)));
+ * app.get('/api/me', requireWpsToken({ unauthenticated: 'error' }), handler);
+ */
+export function requireWpsToken(options?: RequireWpsTokenOptions): RequestHandler {
+  // eslint-disable-next-line prefer-rest-params
+  if (calledAsMiddleware(arguments)) {
+    // eslint-disable-next-line prefer-rest-params
+    (arguments[2] as NextFunction)(new WpsAuthError('misconfigured', UNCALLED));
+    return undefined as unknown as RequestHandler;
+  }
+  const override = options?.unauthenticated;
+  if (override !== undefined && !MODES.includes(override)) {
+    throw new TypeError(`express-wps-oauth: requireWpsToken({ unauthenticated }) must be one of ${MODES.join(', ')}`);
+  }
+
+  return function requireWpsTokenMiddleware(req: Request, res: Response, next: NextFunction): void {
+    const ctx = req.wps as WpsRequestContext | undefined;
+    if (ctx === undefined) {
+      next(new WpsAuthError('misconfigured', NO_WPS_AUTH));
+      return;
+    }
+    const { config } = ctx.runtime;
+    const tokens = req.session.wps?.tokens;
+    if (tokens !== undefined && tokens.expiresAt - config.refreshSkewMs > Date.now()) {
+      ctx.accessToken = tokens.accessToken;
+      next();
+      return;
+    }
+    ctx.getAccessToken().then(
+      () => next(),
+      (err: unknown) => {
+        if (err instanceof WpsAuthError && err.code === 'login_required') {
+          unauthenticated(req, res, next, err, override ?? config.unauthenticated, config.loginPath);
+        } else {
+          next(err);
+        }
+      },
+    );
+  };
+}

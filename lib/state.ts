@@ -1,0 +1,44 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { PendingLogin, WpsSessionData } from './types';
+
+/** A new CSRF `state`: 256 random bits, URL-safe. */
+export function newState(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+function sameState(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Record a started login; drops expired ones and, past `max`, the oldest. */
+export function addPendingLogin(data: WpsSessionData, login: PendingLogin, max: number, ttlMs: number): void {
+  const live = (data.pending ?? []).filter((p) => login.createdAt - p.createdAt < ttlMs);
+  live.push(login);
+  data.pending = live.slice(-max);
+}
+
+/**
+ * Remove and return the pending login whose state equals `state` (single use), if it is younger than `ttlMs`.
+ * Every entry is compared in constant time, so the time taken says nothing about how close a guess was.
+ */
+export function takePendingLogin(
+  data: WpsSessionData | undefined,
+  state: string,
+  now: number,
+  ttlMs: number,
+): PendingLogin | undefined {
+  const pending = data?.pending;
+  if (data === undefined || pending === undefined) return undefined;
+  let match: PendingLogin | undefined;
+  const rest: PendingLogin[] = [];
+  for (const p of pending) {
+    const isMatch = typeof p?.state === 'string' && sameState(p.state, state);
+    if (isMatch) match = p;
+    else if (now - p.createdAt < ttlMs) rest.push(p);
+  }
+  if (rest.length > 0) data.pending = rest;
+  else delete data.pending;
+  return match !== undefined && now - match.createdAt < ttlMs ? match : undefined;
+}

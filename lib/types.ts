@@ -1,0 +1,183 @@
+/**
+ * What to do when `requireWpsToken` meets a request without usable tokens.
+ * - `'auto'`: browsers (`GET`/`HEAD` accepting `text/html`) are redirected to login, everything else gets a 401.
+ * - `'redirect'`: always redirect to login.
+ * - `'error'`: always `next(err)` with a `login_required` `WpsAuthError`.
+ */
+export type UnauthenticatedMode = 'auto' | 'redirect' | 'error';
+
+/**
+ * A pino/winston-style logger. The library logs no secret and no token through it.
+ * Silent when not given.
+ */
+export interface WpsLogger {
+  debug(message: string, meta?: Record<string, unknown>): void;
+  info(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+  error(message: string, meta?: Record<string, unknown>): void;
+}
+
+/**
+ * A lock that serializes refreshes of one session, across every process that shares the session store.
+ * WPS rotates refresh tokens: two concurrent refreshes with the same refresh token log the user out.
+ */
+export interface RefreshLock {
+  /**
+   * Try once to take the lock `key` for `ttlMs`. Resolve with an owner token when taken, `null` when somebody
+   * else holds it. Must not wait.
+   */
+  acquire(key: string, ttlMs: number): Promise<string | null>;
+  /** Release `key` only if `owner` still holds it. */
+  release(key: string, owner: string): Promise<void>;
+}
+
+/** Options of {@link wpsAuth}. Every option is validated once, when `wpsAuth()` is called. */
+export interface WpsAuthOptions {
+  /**
+   * The app's APPID from the WPS developer console.
+   * @default process.env.WPS_CLIENT_ID
+   */
+  clientId?: string;
+  /**
+   * The app's APPKEY. Never appears in any message, log, error or response.
+   * @default process.env.WPS_CLIENT_SECRET
+   */
+  clientSecret?: string;
+  /**
+   * The absolute http(s) callback URL registered at WPS. Its path is where the callback route listens.
+   * @default process.env.WPS_REDIRECT_URI
+   * @example 'https://app.example.com/auth/wps/callback'
+   */
+  redirectUri?: string;
+  /**
+   * Scopes to request: an array or a comma-separated string. Sent comma-joined, as WPS expects.
+   * @default ['kso.user_base.read']
+   */
+  scope?: string | string[];
+  /**
+   * Origin of `/oauth2/auth` and `/oauth2/token`. Point it at the fake WPS in tests.
+   * @default 'https://openapi.wps.cn'
+   */
+  baseUrl?: string;
+  /**
+   * Path of the login route; `false` turns it off.
+   * @default '/auth/wps/login'
+   */
+  loginPath?: string | false;
+  /**
+   * Path of the logout route (`GET` and `POST`); `false` turns it off.
+   * @default '/auth/wps/logout'
+   */
+  logoutPath?: string | false;
+  /**
+   * Where login and logout land when no safe `returnTo` was given. A same-origin path.
+   * @default '/'
+   */
+  defaultReturnTo?: string;
+  /**
+   * Refresh this many seconds before the access token expires.
+   * @default 60
+   */
+  refreshSkewSeconds?: number;
+  /**
+   * Limit, in milliseconds, for each call to WPS (the whole call, including a slowly dripping body).
+   * @default 10000
+   */
+  timeoutMs?: number;
+  /**
+   * What `requireWpsToken` does for a user without usable tokens; `requireWpsToken({ unauthenticated })`
+   * overrides it per route.
+   * @default 'auto'
+   */
+  unauthenticated?: UnauthenticatedMode;
+  /**
+   * Largest response body accepted from WPS, in bytes; a larger one is refused as `wps_unavailable`, not buffered.
+   * @default 1048576
+   */
+  maxResponseBytes?: number;
+  /**
+   * How many logins may be pending in one session at once (several tabs). The oldest is dropped first.
+   * @default 10
+   */
+  maxPendingLogins?: number;
+  /**
+   * Serializes refreshes across processes. The default serializes within this process only; use
+   * `redisRefreshLock(client)` when several instances share sessions.
+   * @default an in-process lock
+   */
+  refreshLock?: RefreshLock;
+  /**
+   * Receives what the library has to say (never a secret or a token).
+   * @default silent
+   */
+  logger?: WpsLogger;
+}
+
+/** Options of {@link requireWpsToken}. */
+export interface RequireWpsTokenOptions {
+  /** Overrides `wpsAuth`'s `unauthenticated` for this route. */
+  unauthenticated?: UnauthenticatedMode;
+}
+
+/** The token record this library keeps in `req.session.wps.tokens`. Times are epoch milliseconds. */
+export interface WpsTokenRecord {
+  accessToken: string;
+  refreshToken?: string;
+  tokenType: string;
+  /** When the access token expires. */
+  expiresAt: number;
+  /** When the refresh token expires, if WPS said. */
+  refreshExpiresAt?: number;
+  /** Incremented by every refresh: a newer record always has a higher `rev`. */
+  rev: number;
+}
+
+/** A login that was started and whose callback has not come back yet. */
+export interface PendingLogin {
+  /** The CSRF `state` sent to WPS. */
+  state: string;
+  /** Where to go after the callback. */
+  returnTo: string;
+  /** When the login started (epoch ms). */
+  createdAt: number;
+}
+
+/** What this library keeps in the session, under one key: `req.session.wps`. */
+export interface WpsSessionData {
+  tokens?: WpsTokenRecord;
+  pending?: PendingLogin[];
+}
+
+/** The per-request context `wpsAuth` puts at `req.wps`. */
+export interface WpsContext {
+  /** `true` when the session holds an access token that is still valid or a refresh token to get a new one. */
+  isAuthenticated(): boolean;
+  /** A valid access token, set by `requireWpsToken` (and by `getAccessToken()`); `undefined` before. */
+  accessToken: string | undefined;
+  /** When the current access token expires, or `undefined` when signed out. */
+  readonly expiresAt: Date | undefined;
+  /**
+   * Resolves with a valid access token, refreshing it first when it is about to expire (serialized with every
+   * other refresh of this session). Rejects with a `WpsAuthError` (`login_required` when signed out).
+   */
+  getAccessToken(): Promise<string>;
+  /** Forgets the tokens and regenerates the session id. */
+  logout(): Promise<void>;
+}
+
+declare module 'express-session' {
+  interface SessionData {
+    /** Everything express-wps-oauth keeps in the session. */
+    wps?: WpsSessionData;
+  }
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The WPS sign-in context, set by `wpsAuth()` on every request. */
+      wps: WpsContext;
+    }
+  }
+}
