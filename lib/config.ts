@@ -31,10 +31,11 @@ export interface ResolvedConfig {
 }
 
 const SCOPE_NAME = /^[A-Za-z0-9_.:-]+$/;
-const routePath = Joi.alternatives(
-  Joi.string().pattern(/^\/[^?#\s]*$/).messages({ 'string.pattern.base': '{{#label}} must be a path starting with "/"' }),
-  Joi.boolean().valid(false),
-);
+const routePath = Joi.alternatives(Joi.string().pattern(/^\/[^?#\s]*$/), Joi.boolean().valid(false)).messages({
+  'alternatives.types': '{{#label}} must be a path starting with "/", or false',
+  'alternatives.match': '{{#label}} must be a path starting with "/", or false',
+});
+const SCOPE_MESSAGE = '{{#label}} must be scope names such as kso.user_base.read (an array, or comma-separated)';
 const fn = Joi.function();
 
 const schema = Joi.object({
@@ -60,7 +61,12 @@ const schema = Joi.object({
     Joi.string().trim().pattern(/^[A-Za-z0-9_.:-]+(\s*,\s*[A-Za-z0-9_.:-]+)*$/),
   )
     .default(['kso.user_base.read'])
-    .messages({ 'alternatives.match': '{{#label}} must be an array of scope names or a comma-separated string' }),
+    .messages({
+      'alternatives.types': SCOPE_MESSAGE,
+      'alternatives.match': SCOPE_MESSAGE,
+      'string.pattern.base': SCOPE_MESSAGE,
+      'array.min': SCOPE_MESSAGE,
+    }),
   baseUrl: Joi.string()
     .uri({ scheme: ['http', 'https'] })
     .default('https://openapi.wps.cn')

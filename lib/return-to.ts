@@ -1,6 +1,9 @@
 const MAX_RETURN_TO = 2048;
 const PRINTABLE_ASCII = /^[\x21-\x7e]+$/;
 const PROBE_ORIGIN = 'http://return-to.invalid';
+// In a decoded form: control characters, and slashes that some parsers or people read as "/".
+// eslint-disable-next-line no-control-regex
+const DECODED_DANGER = /[\u0000-\u001f\u007f\u2044\u2215\u29f8\uff0f\uff3c]/;
 
 function looksOffOrigin(path: string): boolean {
   // Browsers read "\" as "/", so "/\evil.com" is as protocol-relative as "//evil.com".
@@ -22,7 +25,7 @@ export function safeReturnTo(value: unknown): string | undefined {
     } catch {
       return undefined;
     }
-    if (!PRINTABLE_ASCII.test(decoded) || looksOffOrigin(decoded)) return undefined;
+    if (DECODED_DANGER.test(decoded) || looksOffOrigin(decoded)) return undefined;
   }
   if (decoded.includes('%')) return undefined;
   try {

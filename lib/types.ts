@@ -1,3 +1,5 @@
+import type {} from 'express-session';
+
 /**
  * What to do when `requireWpsToken` meets a request without usable tokens.
  * - `'auto'`: browsers (`GET`/`HEAD` accepting `text/html`) are redirected to login, everything else gets a 401.

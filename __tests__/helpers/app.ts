@@ -1,0 +1,115 @@
+import express, { type ErrorRequestHandler } from 'express';
+import session, { MemoryStore } from 'express-session';
+import request from 'supertest';
+import { requireWpsToken, wpsAuth, type WpsAuthOptions, type WpsLogger } from '../../lib';
+import type { FakeWps } from '../../lib/testing';
+
+export const CLIENT_ID = 'test-client-id';
+export const CLIENT_SECRET = 'test-client-secret-DO-NOT-LEAK-5f1c';
+export const REDIRECT_URI = 'http://app.test/auth/wps/callback';
+
+/** A logger that remembers every line, to check what the library says (and that it never says a secret). */
+export function memoryLogger(): WpsLogger & { lines: string[] } {
+  const lines: string[] = [];
+  const push = (level: string) => (message: string, meta?: Record<string, unknown>) => {
+    lines.push(`${level} ${message} ${JSON.stringify(meta ?? {})}`);
+  };
+  return { lines, debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
+}
+
+export interface TestApp {
+  app: express.Express;
+  store: MemoryStore;
+  logger: ReturnType<typeof memoryLogger>;
+  /** Every error that reached the app's error handler. */
+  errors: unknown[];
+}
+
+/**
+ * A real app, as a user would write it, plus inspection routes (`/test/*`) and a JSON error handler — the same
+ * shape as express-openid-connect's test fixture.
+ */
+export function createTestApp(fake: FakeWps, options: WpsAuthOptions = {}): TestApp {
+  const app = express();
+  const store = new MemoryStore();
+  const logger = memoryLogger();
+  const errors: unknown[] = [];
+  app.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, store }));
+  app.use(
+    wpsAuth({
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      redirectUri: REDIRECT_URI,
+      baseUrl: fake.url,
+      logger,
+      ...options,
+    }),
+  );
+  app.get('/', (req, res) => {
+    res.json({ authenticated: req.wps.isAuthenticated() });
+  });
+  app.get('/protected', requireWpsToken(), (req, res) => {
+    res.json({ token: req.wps.accessToken, expiresAt: req.wps.expiresAt?.toISOString() });
+  });
+  app.get('/api/error-mode', requireWpsToken({ unauthenticated: 'error' }), (req, res) => {
+    res.json({ token: req.wps.accessToken });
+  });
+  app.get('/api/redirect-mode', requireWpsToken({ unauthenticated: 'redirect' }), (req, res) => {
+    res.json({ token: req.wps.accessToken });
+  });
+  app.post('/api/data', requireWpsToken(), (req, res) => {
+    res.json({ token: req.wps.accessToken });
+  });
+  app.get('/test/session', (req, res) => {
+    res.json({ id: req.sessionID, wps: req.session.wps ?? null });
+  });
+  app.get('/test/token', (req, res, next) => {
+    req.wps.getAccessToken().then((token) => res.json({ token }), next);
+  });
+  /** Make the session's access token expire `in` ms from now (negative: already expired). */
+  app.post('/test/expire', (req, res) => {
+    const tokens = req.session.wps?.tokens;
+    if (tokens) tokens.expiresAt = Date.now() + Number(req.query.in ?? -1000);
+    res.json({ expiresAt: tokens?.expiresAt ?? null });
+  });
+  const onError: ErrorRequestHandler = (err, _req, res, _next) => {
+    errors.push(err);
+    const e = err as { code?: string; status?: number; message?: string };
+    res.status(e.status ?? 500).json({ code: e.code, status: e.status, message: e.message });
+  };
+  app.use(onError);
+  return { app, store, logger, errors };
+}
+
+/** Query parameters of a Location header. */
+export function locationParams(location: string | undefined): URLSearchParams {
+  return new URL(location ?? 'missing:', 'http://app.test').searchParams;
+}
+
+/** Start a login and take it to the fake's redirect back: returns the callback path+query and the state. */
+export async function authorize(
+  agent: ReturnType<typeof request.agent>,
+  loginQuery = '',
+): Promise<{ callback: string; state: string; code: string }> {
+  const login = await agent.get(`/auth/wps/login${loginQuery}`).expect(302);
+  const auth = await request(login.headers.location as string).get('').redirects(0);
+  if (auth.status !== 302) throw new Error(`fake WPS refused the authorization: ${auth.status} ${auth.text}`);
+  const back = new URL(auth.headers.location as string);
+  return {
+    callback: `${back.pathname}${back.search}`,
+    state: back.searchParams.get('state') ?? '',
+    code: back.searchParams.get('code') ?? '',
+  };
+}
+
+/** Complete a whole login; returns where the callback redirected. */
+export async function signIn(agent: ReturnType<typeof request.agent>, loginQuery = ''): Promise<string> {
+  const { callback } = await authorize(agent, loginQuery);
+  const res = await agent.get(callback).expect(302);
+  return res.headers.location as string;
+}
+
+/** Resolves after `ms`. */
+export function wait(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
