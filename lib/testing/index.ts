@@ -1,0 +1,10 @@
+export { startFakeWps } from './fake-wps';
+export type {
+  FakeFault,
+  FakeTokenPair,
+  FakeWps,
+  FakeWpsOptions,
+  FakeWpsRuntimeOptions,
+  FakeWpsUser,
+  RecordedRequest,
+} from './fake-wps';
