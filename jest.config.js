@@ -1,3 +1,5 @@
+const path = require('node:path');
+
 /** @type {import('jest').Config} */
 const base = {
   preset: 'ts-jest',
@@ -7,10 +9,27 @@ const base = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }] },
 };
 
+// lib/ imports express only as types; tests import it at runtime, so remapping `express` runs the same suite on
+// Express 5. `express5` is the devDependency alias `npm:express@^5`.
+const express5Dir = path.dirname(require.resolve('express5/package.json'));
+
 module.exports = {
   collectCoverageFrom: ['lib/**/*.ts'],
   coverageThreshold: { global: { lines: 90 } },
   coverageReporters: ['text-summary', 'lcov'],
   testTimeout: 20000,
-  projects: [{ ...base, displayName: 'express4' }],
+  projects: [
+    { ...base, displayName: 'express4', globals: { EXPRESS_MAJOR: 4 } },
+    {
+      ...base,
+      displayName: 'express5',
+      globals: { EXPRESS_MAJOR: 5 },
+      moduleNameMapper: {
+        '^express$': express5Dir,
+        '^express/(.*)$': `${express5Dir}/$1`,
+      },
+      // What `npm pack` ships does not depend on the Express version; packing once is enough.
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/__tests__/package\\.test\\.ts$'],
+    },
+  ],
 };
