@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { startFakeWps, type FakeWps } from '../lib/testing';
 
@@ -758,6 +759,130 @@ describe('startFakeWps', () => {
       await expect(delayed).rejects.toMatchObject({ code: 'ECONNRESET' });
       await expect(closing.close()).resolves.toBeUndefined();
       await expect(postToken(closing, appTokenForm)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    });
+  });
+});
+
+describe('startFakeWps: v7 test routes, API faults and strict KSO-1 signing', () => {
+  let fake: FakeWps;
+  let userToken: string;
+  let appToken: string;
+
+  beforeAll(async () => {
+    fake = await startFakeWps();
+    userToken = fake.mintTokens().access_token;
+    appToken = String((JSON.parse((await postToken(fake, appTokenForm)).body) as Record<string, unknown>).access_token);
+  });
+  afterAll(() => fake.close());
+  beforeEach(() => {
+    fake.reset();
+    fake.setOptions({ requireSignature: false });
+  });
+
+  const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+  /** KSO-1 from the platform's sentence, written here independently of the library. */
+  function kso(method: string, uri: string, contentType: string, body: string, date = new Date().toUTCString(), key = CLIENT_SECRET, hashEmpty = false) {
+    const bodyHash = body === '' && !hashEmpty ? '' : createHash('sha256').update(body).digest('hex');
+    const hex = createHmac('sha256', key).update(`KSO-1${method}${uri}${contentType}${date}${bodyHash}`).digest('hex');
+    return { 'X-Kso-Date': date, 'X-Kso-Authorization': `KSO-1 ${CLIENT_ID}:${hex}` };
+  }
+
+  it('POST /v7/echo answers the JSON body as data, for a user or an app token', async () => {
+    for (const token of [userToken, appToken]) {
+      const res = await send(`${fake.url}/v7/echo`, {
+        method: 'POST',
+        headers: { ...bearer(token), 'Content-Type': 'application/json' },
+        body: '{"a":[1,"b"]}',
+      });
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.body)).toEqual({ code: 0, msg: 'success', data: { a: [1, 'b'] } });
+    }
+    const bad = await send(`${fake.url}/v7/echo`, { method: 'POST', headers: bearer(userToken), body: 'not json' });
+    expect(JSON.parse(bad.body)).toEqual(errorBody(40000001, 'invalid_request', 'the body must be JSON'));
+    const anonymous = await send(`${fake.url}/v7/echo`, { method: 'POST', body: '{}' });
+    expect(anonymous.status).toBe(401);
+  });
+
+  it('GET /v7/ping answers the token kind and the query', async () => {
+    const res = await send(`${fake.url}/v7/ping?x=1&y=a%20b`, { headers: bearer(appToken) });
+    expect(JSON.parse(res.body)).toEqual({ code: 0, msg: 'success', data: { kind: 'app', query: { x: '1', y: 'a b' } } });
+    expect(fake.apiRequests('/v7/ping')).toHaveLength(1);
+    expect(fake.apiRequests()).toHaveLength(1);
+    expect(fake.apiRequests('/v7/echo')).toHaveLength(0);
+  });
+
+  it('queueApiFault replaces the next /v7 answers first-in first-out, then behaves normally', async () => {
+    fake.queueApiFault({ status: 401, body: { code: 40100001, msg: 'invalid_token' } });
+    fake.queueApiFault({ status: 200, body: { code: 40300001, msg: 'permission_denied' } }, 2);
+    const statuses: [number, unknown][] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await send(`${fake.url}/v7/users/current`, { headers: bearer(userToken) });
+      statuses.push([res.status, (JSON.parse(res.body) as { code: unknown }).code]);
+    }
+    expect(statuses).toEqual([
+      [401, 40100001],
+      [200, 40300001],
+      [200, 40300001],
+      [200, 0],
+    ]);
+    // Token faults are a separate queue.
+    expect((await postToken(fake, appTokenForm)).status).toBe(200);
+  });
+
+  it('validates queueApiFault and reset() drops queued API faults', async () => {
+    expect(() => fake.queueApiFault({ status: 99 })).toThrow(
+      new RangeError("queueApiFault: 'status' must be a whole number from 200 to 599, got {\"status\":99}"),
+    );
+    expect(() => fake.queueApiFault({ reset: true }, 0)).toThrow("queueApiFault: 'times' must be a whole number >= 1, got 0");
+    fake.queueApiFault({ status: 500 });
+    fake.reset();
+    expect((await send(`${fake.url}/v7/ping`, { headers: bearer(userToken) })).status).toBe(200);
+  });
+
+  describe('requireSignature', () => {
+    beforeEach(() => fake.setOptions({ requireSignature: true }));
+
+    it('accepts a correctly signed GET with a query and POST with a JSON body', async () => {
+      const get = await send(`${fake.url}/v7/ping?b=2&a=1`, { headers: { ...bearer(userToken), ...kso('GET', '/v7/ping?b=2&a=1', '', '') } });
+      expect(get.status).toBe(200);
+      const body = '{"title":"周会"}';
+      const post = await send(`${fake.url}/v7/echo`, {
+        method: 'POST',
+        headers: { ...bearer(userToken), 'Content-Type': 'application/json', ...kso('POST', '/v7/echo', 'application/json', body) },
+        body,
+      });
+      expect(post.status).toBe(200);
+      expect(JSON.parse(post.body).data).toEqual({ title: '周会' });
+    });
+
+    it.each([
+      ['no signature headers', {}, 'X-Kso-Date and X-Kso-Authorization headers are required'],
+      ['a signature over another path', kso('GET', '/v7/users/current', '', ''), 'the signature does not match the request'],
+      ['a signature with another key', kso('GET', '/v7/ping', '', '', undefined, 'other-key'), 'the signature does not match the request'],
+      ['sha256 of an empty body instead of the empty hash', kso('GET', '/v7/ping', '', '', undefined, CLIENT_SECRET, true), 'the signature does not match the request'],
+      ['a date 16 minutes old', kso('GET', '/v7/ping', '', '', new Date(Date.now() - 16 * 60_000).toUTCString()), 'X-Kso-Date is not an RFC 1123 date within 15 minutes of now'],
+      ['a date that is not a date', { ...kso('GET', '/v7/ping', '', ''), 'X-Kso-Date': 'yesterday' }, 'X-Kso-Date is not an RFC 1123 date within 15 minutes of now'],
+      ['another APPID', { ...kso('GET', '/v7/ping', '', ''), 'X-Kso-Authorization': `KSO-1 other:${'0'.repeat(64)}` }, "X-Kso-Authorization must be 'KSO-1 <APPID>:<hex signature>' with this app's APPID"],
+    ])('answers 401 invalid_signature for %s', async (_, headers, desc) => {
+      const res = await send(`${fake.url}/v7/ping`, { headers: { ...bearer(userToken), ...headers } });
+      expect(res.status).toBe(401);
+      expect(JSON.parse(res.body)).toEqual(errorBody(40100002, 'invalid_signature', desc));
+    });
+
+    it('checks the body: a signed POST whose body was changed is refused', async () => {
+      const res = await send(`${fake.url}/v7/echo`, {
+        method: 'POST',
+        headers: { ...bearer(userToken), 'Content-Type': 'application/json', ...kso('POST', '/v7/echo', 'application/json', '{"n":1}') },
+        body: '{"n":2}',
+      });
+      expect(JSON.parse(res.body)).toEqual(errorBody(40100002, 'invalid_signature', 'the signature does not match the request'));
+    });
+
+    it('leaves /oauth2 unsigned and can be switched off at runtime', async () => {
+      expect((await postToken(fake, appTokenForm)).status).toBe(200);
+      fake.setOptions({ requireSignature: false });
+      expect((await send(`${fake.url}/v7/ping`, { headers: bearer(userToken) })).status).toBe(200);
     });
   });
 });

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { createMemoryRefreshLock } from './refresh-lock';
-import type { RefreshLock, UnauthenticatedMode, WpsAuthOptions, WpsLogger } from './types';
+import type { RefreshLock, UnauthenticatedMode, WpsAppClientOptions, WpsAuthOptions, WpsLogger } from './types';
 import { silentLogger } from './logger';
 
 /** Everything `wpsAuth` needs, resolved once at factory time. Internal. */
@@ -28,6 +28,11 @@ export interface ResolvedConfig {
   lockTtlMs: number;
   refreshLock: RefreshLock;
   logger: WpsLogger;
+  /** Fetch `/v7/users/current` after the code exchange. */
+  fetchUser: boolean;
+  /** Sign `req.wps.api` requests with KSO-1. */
+  signRequests: boolean;
+  afterLogin: WpsAuthOptions['afterLogin'];
 }
 
 const SCOPE_NAME = /^[A-Za-z0-9_.:-]+$/;
@@ -38,16 +43,28 @@ const routePath = Joi.alternatives(Joi.string().pattern(/^\/[^?#\s]*$/), Joi.boo
 const SCOPE_MESSAGE = '{{#label}} must be scope names such as kso.user_base.read (an array, or comma-separated)';
 const fn = Joi.function();
 
+// Rules shared by wpsAuth() and createWpsAppClient().
+const clientId = Joi.string().trim().min(1).required().messages({
+  'any.required': '{{#label}} is required (or set WPS_CLIENT_ID)',
+});
+const clientSecret = Joi.string().min(1).required().messages({
+  'any.required': '{{#label}} is required (or set WPS_CLIENT_SECRET)',
+  'string.base': '{{#label}} must be a non-empty string',
+  'string.empty': '{{#label}} must be a non-empty string',
+  'string.min': '{{#label}} must be a non-empty string',
+});
+const baseUrl = Joi.string()
+  .uri({ scheme: ['http', 'https'] })
+  .default('https://openapi.wps.cn')
+  .messages({ 'string.uriCustomScheme': '{{#label}} must be an http(s) origin' });
+const refreshSkewSeconds = Joi.number().integer().min(0).max(3600).default(60);
+const timeoutMs = Joi.number().integer().min(1).max(600_000).default(10_000);
+const maxResponseBytes = Joi.number().integer().min(1024).default(1024 * 1024);
+const signRequests = Joi.boolean().default(false);
+
 const schema = Joi.object({
-  clientId: Joi.string().trim().min(1).required().messages({
-    'any.required': '{{#label}} is required (or set WPS_CLIENT_ID)',
-  }),
-  clientSecret: Joi.string().min(1).required().messages({
-    'any.required': '{{#label}} is required (or set WPS_CLIENT_SECRET)',
-    'string.base': '{{#label}} must be a non-empty string',
-    'string.empty': '{{#label}} must be a non-empty string',
-    'string.min': '{{#label}} must be a non-empty string',
-  }),
+  clientId,
+  clientSecret,
   redirectUri: Joi.string()
     .uri({ scheme: ['http', 'https'] })
     .required()
@@ -67,33 +84,87 @@ const schema = Joi.object({
       'string.pattern.base': SCOPE_MESSAGE,
       'array.min': SCOPE_MESSAGE,
     }),
-  baseUrl: Joi.string()
-    .uri({ scheme: ['http', 'https'] })
-    .default('https://openapi.wps.cn')
-    .messages({ 'string.uriCustomScheme': '{{#label}} must be an http(s) origin' }),
+  baseUrl,
   loginPath: routePath.default('/auth/wps/login'),
   logoutPath: routePath.default('/auth/wps/logout'),
   defaultReturnTo: Joi.string()
     .pattern(/^\/(?![/\\])/)
     .default('/')
     .messages({ 'string.pattern.base': '{{#label}} must be a same-origin path such as "/"' }),
-  refreshSkewSeconds: Joi.number().integer().min(0).max(3600).default(60),
-  timeoutMs: Joi.number().integer().min(1).max(600_000).default(10_000),
+  refreshSkewSeconds,
+  timeoutMs,
   unauthenticated: Joi.string().valid('auto', 'redirect', 'error').default('auto'),
-  maxResponseBytes: Joi.number().integer().min(1024).default(1024 * 1024),
+  maxResponseBytes,
   maxPendingLogins: Joi.number().integer().min(1).max(100).default(10),
   refreshLock: Joi.object({ acquire: fn.required(), release: fn.required() }).unknown(true),
   logger: Joi.object({ debug: fn.required(), info: fn.required(), warn: fn.required(), error: fn.required() }).unknown(
     true,
   ),
+  fetchUser: Joi.boolean(),
+  signRequests,
+  afterLogin: fn.messages({ 'object.base': '{{#label}} must be a function: (req, login) => user or nothing' }),
 });
+
+const appClientSchema = Joi.object({ clientId, clientSecret, baseUrl, timeoutMs, refreshSkewSeconds, maxResponseBytes, signRequests });
+
+/** Everything `createWpsAppClient` needs, resolved once. Internal. */
+export interface ResolvedAppClientConfig {
+  clientId: string;
+  clientSecret: string;
+  baseUrl: string;
+  timeoutMs: number;
+  refreshSkewMs: number;
+  maxResponseBytes: number;
+  signRequests: boolean;
+}
+
+function validate<T>(joiSchema: Joi.ObjectSchema, input: Record<string, unknown>, what: string): T {
+  const { error, value } = joiSchema.validate(input, { abortEarly: false, errors: { wrap: { label: false } } });
+  if (error) {
+    const problems = error.details.map((d) => `  - ${d.message}`);
+    throw new TypeError(`express-wps-oauth: invalid ${what} options:\n${problems.join('\n')}`);
+  }
+  return value as T;
+}
+
+function isOptionsObject(options: unknown): boolean {
+  return options === undefined || (options !== null && typeof options === 'object' && !Array.isArray(options));
+}
+
+/**
+ * Validate `createWpsAppClient` options once and fill in every default; throws a `TypeError` like
+ * {@link resolveConfig}, never showing an option's value.
+ */
+export function resolveAppClientConfig(
+  options: WpsAppClientOptions | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedAppClientConfig {
+  if (!isOptionsObject(options)) {
+    throw new TypeError(
+      'express-wps-oauth: createWpsAppClient(options) expects an options object, e.g. createWpsAppClient({ clientId, clientSecret })',
+    );
+  }
+  const input: Record<string, unknown> = { ...options };
+  if (input.clientId === undefined && env.WPS_CLIENT_ID) input.clientId = env.WPS_CLIENT_ID;
+  if (input.clientSecret === undefined && env.WPS_CLIENT_SECRET) input.clientSecret = env.WPS_CLIENT_SECRET;
+  const v = validate<Required<WpsAppClientOptions>>(appClientSchema, input, 'createWpsAppClient');
+  return {
+    clientId: v.clientId,
+    clientSecret: v.clientSecret,
+    baseUrl: v.baseUrl.replace(/\/+$/, ''),
+    timeoutMs: v.timeoutMs,
+    refreshSkewMs: v.refreshSkewSeconds * 1000,
+    maxResponseBytes: v.maxResponseBytes,
+    signRequests: v.signRequests,
+  };
+}
 
 /**
  * Validate options once and fill in every default. Throws a `TypeError` that lists every problem by option name;
  * the message never contains an option's value.
  */
 export function resolveConfig(options: WpsAuthOptions | undefined, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
-  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+  if (!isOptionsObject(options)) {
     throw new TypeError('express-wps-oauth: wpsAuth(options) expects an options object, e.g. wpsAuth({ clientId, clientSecret, redirectUri })');
   }
   const input: Record<string, unknown> = { ...options };
@@ -101,13 +172,10 @@ export function resolveConfig(options: WpsAuthOptions | undefined, env: NodeJS.P
   if (input.clientSecret === undefined && env.WPS_CLIENT_SECRET) input.clientSecret = env.WPS_CLIENT_SECRET;
   if (input.redirectUri === undefined && env.WPS_REDIRECT_URI) input.redirectUri = env.WPS_REDIRECT_URI;
 
-  const { error, value } = schema.validate(input, { abortEarly: false, errors: { wrap: { label: false } } });
-  if (error) {
-    const problems = error.details.map((d) => `  - ${d.message}`);
-    throw new TypeError(`express-wps-oauth: invalid wpsAuth options:\n${problems.join('\n')}`);
-  }
-  const v = value as Required<Omit<WpsAuthOptions, 'refreshLock' | 'logger' | 'scope'>> &
-    Pick<WpsAuthOptions, 'refreshLock' | 'logger'> & { scope: string | string[] };
+  const v = validate<
+    Required<Omit<WpsAuthOptions, 'refreshLock' | 'logger' | 'scope' | 'fetchUser' | 'afterLogin'>> &
+      Pick<WpsAuthOptions, 'refreshLock' | 'logger' | 'fetchUser' | 'afterLogin'> & { scope: string | string[] }
+  >(schema, input, 'wpsAuth');
 
   const baseUrl = v.baseUrl.replace(/\/+$/, '');
   const scopes = (Array.isArray(v.scope) ? v.scope : v.scope.split(',')).map((s) => s.trim());
@@ -132,5 +200,8 @@ export function resolveConfig(options: WpsAuthOptions | undefined, env: NodeJS.P
     lockTtlMs: v.timeoutMs + 5000,
     refreshLock: v.refreshLock ?? createMemoryRefreshLock(),
     logger: v.logger ?? silentLogger,
+    fetchUser: v.fetchUser ?? scopes.includes('kso.user_base.read'),
+    signRequests: v.signRequests,
+    afterLogin: v.afterLogin,
   };
 }

@@ -10,6 +10,7 @@ export type WpsAuthErrorCode =
   | 'wps_unavailable'
   | 'wps_timeout'
   | 'login_required'
+  | 'login_refused'
   | 'misconfigured';
 
 /** The HTTP status that goes with each {@link WpsAuthErrorCode}. */
@@ -21,6 +22,7 @@ export const ERROR_STATUS: Readonly<Record<WpsAuthErrorCode, number>> = Object.f
   wps_unavailable: 502,
   wps_timeout: 504,
   login_required: 401,
+  login_refused: 403,
   misconfigured: 500,
 });
 
@@ -94,10 +96,27 @@ export class WpsAuthError extends Error {
   }
 }
 
-/** Text that came from outside (WPS or the query string): printable, single-line and bounded, for messages. */
-export function cleanExternalText(value: unknown, max = 200): string | undefined {
+/** The forms secrets take when a server echoes them back (as given, or as sent in a form body), longest first. */
+function echoForms(secrets: readonly string[]): string[] {
+  const forms = new Set<string>();
+  for (const s of secrets) {
+    if (s.length < 4) continue;
+    forms.add(s).add(encodeURIComponent(s)).add(new URLSearchParams({ s }).toString().slice(2));
+  }
+  // Longest first, so a secret that contains another (the client id, say) is removed whole.
+  return [...forms].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Text that came from outside (WPS or the query string): printable, single-line and bounded, for messages.
+ * Every one of `secrets` (4 characters or more) that WPS may have echoed — as sent or form-encoded — is replaced
+ * by `[redacted]` before the text is cut, so not even the start of a secret survives the cut.
+ */
+export function cleanExternalText(value: unknown, max = 200, secrets: readonly string[] = []): string | undefined {
   if (typeof value !== 'string') return undefined;
+  let text = value;
+  for (const form of echoForms(secrets)) text = text.split(form).join('[redacted]');
   // eslint-disable-next-line no-control-regex
-  const text = value.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
+  text = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }

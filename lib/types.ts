@@ -1,3 +1,5 @@
+import type { AxiosInstance } from 'axios';
+import type { Request } from 'express';
 import type {} from 'express-session';
 
 /**
@@ -113,6 +115,114 @@ export interface WpsAuthOptions {
    * @default silent
    */
   logger?: WpsLogger;
+  /**
+   * Fetch the signed-in user's profile (`GET /v7/users/current`) right after the code exchange and keep it in the
+   * session as `req.wps.user`. A failure there does not fail the login: it is logged, and `req.wps.getUser()`
+   * fetches the profile again on first use.
+   * @default true when `scope` includes `kso.user_base.read`, else false
+   */
+  fetchUser?: boolean;
+  /**
+   * Sign every `req.wps.api` request with WPS's KSO-1 scheme (`X-Kso-Date` and `X-Kso-Authorization`, keyed with
+   * the APPKEY). Needed only when API signing is switched on for the app in the WPS developer console.
+   * @default false
+   */
+  signRequests?: boolean;
+  /**
+   * Runs after a successful code exchange (and the profile fetch), before the session is regenerated and the
+   * tokens are stored: map the WPS user onto your own account here. Throw to refuse the login: nothing is
+   * stored, and the callback fails with a `login_refused` (403) `WpsAuthError` carrying your error's message.
+   * Return a user object to store it instead of the WPS profile (e.g. with your account id added); return nothing
+   * to keep the profile. Don't write to `req.session` here: the session is regenerated right after.
+   * @default none
+   * @example
+   * afterLogin: async (req, { user }) => {
+   *   const account = await accounts.findByWpsId(user?.id);
+   *   if (!account) throw new Error('No account for this WPS user');
+   *   return { ...user!, accountId: account.id };
+   * }
+   */
+  afterLogin?: (req: Request, login: WpsLoginInfo) => WpsAfterLoginResult | Promise<WpsAfterLoginResult>;
+}
+
+/**
+ * The WPS user's profile, from `GET /v7/users/current`. Kept in the session; to type fields your `afterLogin` adds,
+ * augment this interface: `declare module 'express-wps-oauth' { interface WpsUser { accountId: string } }`.
+ */
+export interface WpsUser {
+  /** WPS's user id (`data.id`). */
+  id: string;
+  /** Display name (`data.user_name`); `''` when WPS sent none. */
+  name: string;
+  /** Avatar URL (`data.avatar`), when WPS sent one. */
+  avatar?: string;
+  /** The user's company (`data.company_id`), when WPS sent one. */
+  companyId?: string;
+}
+
+/** What `afterLogin` is told about the login it may refuse. */
+export interface WpsLoginInfo {
+  /** The tokens the code exchange returned, about to be stored. */
+  tokens: WpsTokenRecord;
+  /** The user's profile, or `undefined` when `fetchUser` is off or the fetch failed. */
+  user: WpsUser | undefined;
+}
+
+/** What `afterLogin` may return: nothing (keep the profile), or the user object to store instead. */
+export type WpsAfterLoginResult = void | undefined | (WpsUser & Record<string, unknown>);
+
+/** Options of {@link createWpsAppClient}. Validated once, when `createWpsAppClient()` is called. */
+export interface WpsAppClientOptions {
+  /**
+   * The app's APPID.
+   * @default process.env.WPS_CLIENT_ID
+   */
+  clientId?: string;
+  /**
+   * The app's APPKEY. Never appears in any message, log, error or response.
+   * @default process.env.WPS_CLIENT_SECRET
+   */
+  clientSecret?: string;
+  /**
+   * Origin of `/oauth2/token` and the v7 API. Point it at the fake WPS in tests.
+   * @default 'https://openapi.wps.cn'
+   */
+  baseUrl?: string;
+  /**
+   * Limit, in milliseconds, for each call to WPS.
+   * @default 10000
+   */
+  timeoutMs?: number;
+  /**
+   * Get a new app token this many seconds before the cached one expires (at most half its lifetime).
+   * @default 60
+   */
+  refreshSkewSeconds?: number;
+  /**
+   * Largest response body accepted from WPS, in bytes.
+   * @default 1048576
+   */
+  maxResponseBytes?: number;
+  /**
+   * Sign every `api` request with KSO-1 (needed only when API signing is on for the app).
+   * @default false
+   */
+  signRequests?: boolean;
+}
+
+/** What {@link createWpsAppClient} returns: the app's own access token, and the API as the app (no user). */
+export interface WpsAppClient {
+  /**
+   * Resolves with the app access token (`client_credentials`), cached until `refreshSkewSeconds` before it
+   * expires; concurrent callers share one token request. Rejects with a `WpsAuthError` (`wps_rejected` for wrong
+   * credentials, `wps_unavailable`, `wps_timeout`).
+   */
+  getAppAccessToken(): Promise<string>;
+  /**
+   * An axios instance for the WPS API with the app token, shaped like `req.wps.api`: bearer added, one new token
+   * and one retry on a 401, `WpsApiError` on failure, KSO-1 signing when `signRequests` is on.
+   */
+  readonly api: AxiosInstance;
 }
 
 /** Options of {@link requireWpsToken}. */
@@ -148,6 +258,8 @@ export interface PendingLogin {
 export interface WpsSessionData {
   tokens?: WpsTokenRecord;
   pending?: PendingLogin[];
+  /** The signed-in user's profile (or what `afterLogin` returned). */
+  user?: WpsUser;
 }
 
 /** The per-request context `wpsAuth` puts at `req.wps`. */
@@ -165,6 +277,25 @@ export interface WpsContext {
   getAccessToken(): Promise<string>;
   /** Forgets the tokens and regenerates the session id. */
   logout(): Promise<void>;
+  /**
+   * An axios instance for the WPS API (`baseUrl`, so pass paths such as `/v7/users/current`). Each request gets
+   * `Authorization: Bearer <fresh token>` (refreshed first when needed, serialized with every other refresh of this
+   * session), a 401 from WPS is answered by one refresh and one retry, and failures — a non-2xx status or a
+   * `{ code ≠ 0 }` envelope — reject with a `WpsApiError`. Signed with KSO-1 when `signRequests` is on.
+   * @example
+   * const { data } = await req.wps.api.get('/v7/users/current');
+   */
+  readonly api: AxiosInstance;
+  /**
+   * The signed-in user's profile from the session, or `undefined` when signed out or not fetched (yet). See
+   * `getUser()` to fetch it when missing.
+   */
+  readonly user: WpsUser | undefined;
+  /**
+   * Resolves with the signed-in user's profile, fetching it (and storing it in the session) when missing — e.g.
+   * when the fetch at login failed. Rejects like `api` calls do, or with `login_required` when signed out.
+   */
+  getUser(): Promise<WpsUser>;
 }
 
 declare module 'express-session' {

@@ -7,39 +7,15 @@
 
 const http = require('node:http');
 const { randomBytes } = require('node:crypto');
-const axios = require('axios');
 const express = require('express');
 const session = require('express-session');
-const { wpsAuth, requireWpsToken, WpsAuthError } = require('express-wps-oauth');
+const { wpsAuth, requireWpsToken, WpsAuthError, WpsApiError } = require('express-wps-oauth');
 const { startFakeWps } = require('express-wps-oauth/testing');
 
 const WPS_BASE_URL = 'https://openapi.wps.cn';
 const WPS_ENV = ['WPS_CLIENT_ID', 'WPS_CLIENT_SECRET', 'WPS_REDIRECT_URI'];
 const DEMO_CLIENT = { clientId: 'demo-client-id', clientSecret: 'demo-client-secret' };
 const DEMO_USER_NAME = 'Ada Demo';
-
-/**
- * The signed-in user's display name, from WPS's "current user" API (needs the scope kso.user_base.read).
- */
-async function fetchWpsUserName(baseUrl, accessToken) {
-  const url = `${baseUrl}/v7/users/current`;
-  const res = await axios
-    .get(url, { headers: { Authorization: `Bearer ${accessToken}` }, timeout: 10_000, validateStatus: () => true })
-    .catch(() => {
-      // An axios error holds the request, bearer token included: never pass it on or log it.
-      throw new WpsAuthError('wps_unavailable', 'WPS could not be reached for /v7/users/current');
-    });
-  // WPS reports failure as a non-zero `code` in the body, whatever the HTTP status.
-  const body = res.data;
-  if (res.status !== 200 || body?.code !== 0 || typeof body.data?.user_name !== 'string') {
-    const msg = typeof body?.msg === 'string' ? `: ${body.msg.slice(0, 100)}` : '';
-    throw new WpsAuthError(
-      res.status >= 500 ? 'wps_unavailable' : 'wps_rejected',
-      `WPS refused /v7/users/current (HTTP ${res.status}, code ${String(body?.code ?? 'none')}${msg})`,
-    );
-  }
-  return body.data.user_name;
-}
 
 /**
  * Where users sign in: the real WPS when all three WPS_* variables are set, otherwise a fake WPS on 127.0.0.1
@@ -185,7 +161,9 @@ ${escapeHtml(DEMO_USER_NAME)}. Set WPS_CLIENT_ID, WPS_CLIENT_SECRET and WPS_REDI
     '/me',
     requireWpsToken(),
     asyncRoute(async (req, res) => {
-      const name = await fetchWpsUserName(wps.baseUrl, req.wps.accessToken);
+      // The profile (id, name, avatar, companyId) was fetched from /v7/users/current at sign-in; getUser()
+      // fetches it again only if that failed.
+      const { name } = await req.wps.getUser();
       const expiresAt = req.wps.expiresAt;
       const minutes = Math.round((expiresAt.getTime() - Date.now()) / 60_000);
       res.set('Cache-Control', 'no-store');
@@ -220,14 +198,16 @@ ${signOutButton} <a href="/">Home</a></div>`,
     '/api/me',
     requireWpsToken({ unauthenticated: 'error' }),
     asyncRoute(async (req, res) => {
-      const name = await fetchWpsUserName(wps.baseUrl, req.wps.accessToken);
-      res.set('Cache-Control', 'no-store').json({ name, expiresAt: req.wps.expiresAt.toISOString() });
+      // req.wps.api is axios with the user's bearer token (refreshed first when needed, one retry after a 401).
+      // WPS answers { code, msg, data }; a code other than 0 rejects with a WpsApiError.
+      const { data } = await req.wps.api.get('/v7/users/current');
+      res.set('Cache-Control', 'no-store').json({ name: data.data.user_name, expiresAt: req.wps.expiresAt.toISOString() });
     }),
   );
 
   // Library errors carry a stable `code` and an HTTP `status`, and their messages never hold a secret or a token.
   app.use((err, req, res, next) => {
-    const known = err instanceof WpsAuthError;
+    const known = err instanceof WpsAuthError || err instanceof WpsApiError;
     const status = known ? err.status : 500;
     const code = known ? err.code : 'internal_error';
     const message = known || !production ? err.message : 'Something went wrong.';

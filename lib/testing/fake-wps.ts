@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -72,6 +72,14 @@ export interface FakeWpsOptions {
    * @default false
    */
   refreshExpiresInAsString?: boolean;
+  /**
+   * Strict KSO-1 mode, as for an app that switched API signing on: every `/v7/*` request must carry `X-Kso-Date`
+   * (RFC 1123, at most 15 minutes off) and `X-Kso-Authorization: KSO-1 <APPID>:<hex HMAC-SHA256(APPKEY, "KSO-1" +
+   * METHOD + REQUEST_URI + CONTENT_TYPE + X-Kso-Date + sha256hex(body))>` (body hash `''` without a body), else it
+   * gets 401 `{ code: 40100002, msg: 'invalid_signature' }`.
+   * @default false
+   */
+  requireSignature?: boolean;
 }
 
 /** One HTTP request the fake received, so tests can assert on exactly what the app sent. */
@@ -123,7 +131,7 @@ export interface FakeTokenPair {
 
 /** Options {@link FakeWps.setOptions} may change while the server runs. */
 export type FakeWpsRuntimeOptions = Partial<
-  Pick<FakeWpsOptions, 'tokenLatencyMs' | 'accessTokenTtlSeconds' | 'rotateRefreshTokens' | 'consent'>
+  Pick<FakeWpsOptions, 'tokenLatencyMs' | 'accessTokenTtlSeconds' | 'rotateRefreshTokens' | 'consent' | 'requireSignature'>
 >;
 
 /** A running fake WPS 365 server and the handles tests use to inspect and steer it. */
@@ -139,11 +147,21 @@ export interface FakeWps {
    * @default times 1
    */
   queueTokenFault(fault: FakeFault, times?: number): void;
+  /** The `/v7/*` API requests, optionally only those to this exact path (without the query string). */
+  apiRequests(path?: string): RecordedRequest[];
+  /**
+   * Apply `fault` to the next `times` `/v7/*` requests (any path, before the token and signature checks);
+   * queued faults are used first-in first-out. For instance `{ status: 200, body: { code: 40300001, msg: 'x' } }`
+   * makes WPS's error envelope, and `{ status: 401, body: { code: 40100001, msg: 'invalid_token' } }` refuses a
+   * still-valid access token.
+   * @default times 1
+   */
+  queueApiFault(fault: FakeFault, times?: number): void;
   /** Issue a valid token pair for the configured user without the browser flow. */
   mintTokens(opts?: { accessTokenTtlSeconds?: number; refreshTokenTtlSeconds?: number }): FakeTokenPair;
   /** Make every access token issued so far expired now (refresh tokens stay valid). */
   expireAccessTokens(): void;
-  /** Change latency, access-token lifetime, rotation or consent mode for later requests. */
+  /** Change latency, access-token lifetime, rotation, consent mode or strict signing for later requests. */
   setOptions(patch: FakeWpsRuntimeOptions): void;
   /** Forget recorded requests and queued faults; issued codes and tokens stay valid. */
   reset(): void;
@@ -163,6 +181,7 @@ interface Settings {
   tokenLatencyMs: number;
   rotateRefreshTokens: boolean;
   refreshExpiresInAsString: boolean;
+  requireSignature: boolean;
 }
 
 interface AuthorizationRequest {
@@ -184,6 +203,7 @@ interface RequestContext {
   res: ServerResponse;
   query: URLSearchParams;
   form: URLSearchParams | undefined;
+  body: Buffer;
 }
 
 interface Route {
@@ -223,6 +243,10 @@ const invalidRequest = (desc: string) => new WpsHttpError(400, 40000001, 'invali
 const invalidClient = () => new WpsHttpError(401, 40000002, 'invalid_client', 'client_id or client_secret is wrong');
 const invalidGrant = (desc: string) => new WpsHttpError(400, 40000003, 'invalid_grant', desc);
 const invalidToken = (desc: string) => new WpsHttpError(401, 40100001, 'invalid_token', desc);
+const invalidSignature = (desc: string) => new WpsHttpError(401, 40100002, 'invalid_signature', desc);
+
+const KSO_PATTERN = /^KSO-1 ([^:\s]+):([0-9a-f]{64})$/;
+const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
 
 function randomPart(bytes: number): string {
   return randomBytes(bytes).toString('base64url');
@@ -396,6 +420,7 @@ function resolveSettings(options: FakeWpsOptions): Settings {
     tokenLatencyMs: requireNonNegative('tokenLatencyMs', options.tokenLatencyMs ?? 0),
     rotateRefreshTokens: options.rotateRefreshTokens ?? true,
     refreshExpiresInAsString: options.refreshExpiresInAsString ?? false,
+    requireSignature: options.requireSignature ?? false,
   };
 }
 
@@ -408,10 +433,11 @@ function applyRuntimeOptions(settings: Settings, patch: FakeWpsRuntimeOptions): 
   }
   if (patch.rotateRefreshTokens !== undefined) settings.rotateRefreshTokens = patch.rotateRefreshTokens;
   if (patch.consent !== undefined) settings.consent = requireConsent(patch.consent);
+  if (patch.requireSignature !== undefined) settings.requireSignature = patch.requireSignature;
 }
 
-function validateFault(fault: FakeFault): void {
-  const invalid = (why: string) => new RangeError(`queueTokenFault: ${why}, got ${JSON.stringify(fault)}`);
+function validateFault(fault: FakeFault, caller: string): void {
+  const invalid = (why: string) => new RangeError(`${caller}: ${why}, got ${JSON.stringify(fault)}`);
   if ('status' in fault) {
     if (!Number.isInteger(fault.status) || fault.status < 200 || fault.status > 599) {
       throw invalid("'status' must be a whole number from 200 to 599");
@@ -430,6 +456,14 @@ function validateFault(fault: FakeFault): void {
   } else if (!('hang' in fault) && !('reset' in fault) && !('malformedJson' in fault)) {
     throw invalid('unknown fault kind');
   }
+}
+
+function queueFault(queue: FakeFault[], caller: string, fault: FakeFault, times: number): void {
+  validateFault(fault, caller);
+  if (!Number.isInteger(times) || times < 1) {
+    throw new RangeError(`${caller}: 'times' must be a whole number >= 1, got ${String(times)}`);
+  }
+  for (let i = 0; i < times; i++) queue.push(fault);
 }
 
 function renderConsentPage(user: FakeWpsUser, clientId: string, scope: string, requestId: string): string {
@@ -461,6 +495,7 @@ class FakeWpsServer {
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly faults: FakeFault[] = [];
+  private readonly apiFaults: FakeFault[] = [];
   private readonly codes = new Map<string, AuthorizationRequest & Expiring>();
   private readonly pendingConsents = new Map<string, AuthorizationRequest & Expiring>();
   private readonly accessTokens = new Map<string, AccessTokenRecord>();
@@ -470,6 +505,8 @@ class FakeWpsServer {
     ['/oauth2/auth/decision', { method: 'POST', handle: (ctx) => this.handleDecision(ctx) }],
     ['/oauth2/token', { method: 'POST', handle: (ctx) => this.handleToken(ctx) }],
     ['/v7/users/current', { method: 'GET', handle: (ctx) => this.handleCurrentUser(ctx) }],
+    ['/v7/echo', { method: 'POST', handle: (ctx) => this.handleEcho(ctx) }],
+    ['/v7/ping', { method: 'GET', handle: (ctx) => this.handlePing(ctx) }],
   ]);
   private closing: Promise<void> | undefined;
 
@@ -513,11 +550,15 @@ class FakeWpsServer {
   }
 
   queueTokenFault(fault: FakeFault, times = 1): void {
-    validateFault(fault);
-    if (!Number.isInteger(times) || times < 1) {
-      throw new RangeError(`queueTokenFault: 'times' must be a whole number >= 1, got ${String(times)}`);
-    }
-    for (let i = 0; i < times; i++) this.faults.push(fault);
+    queueFault(this.faults, 'queueTokenFault', fault, times);
+  }
+
+  queueApiFault(fault: FakeFault, times = 1): void {
+    queueFault(this.apiFaults, 'queueApiFault', fault, times);
+  }
+
+  apiRequests(path?: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.path.startsWith('/v7/') && (path === undefined || r.path === path));
   }
 
   mintTokens(opts: { accessTokenTtlSeconds?: number; refreshTokenTtlSeconds?: number } = {}): FakeTokenPair {
@@ -552,6 +593,7 @@ class FakeWpsServer {
   reset(): void {
     this.requests.length = 0;
     this.faults.length = 0;
+    this.apiFaults.length = 0;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -569,13 +611,47 @@ class FakeWpsServer {
       at: Date.now(),
     });
     if (body === undefined) throw new WpsHttpError(413, 41300000, 'payload_too_large', 'request body exceeds 1 MB');
+    if (path.startsWith('/v7/')) {
+      const fault = this.apiFaults.shift();
+      if (fault && 'delayMs' in fault) await this.sleep(fault.delayMs);
+      if (fault && !('delayMs' in fault)) {
+        this.answerWithFault(req, res, fault);
+        return;
+      }
+      if (this.settings.requireSignature) this.verifySignature(req, body);
+    }
     const route = this.routes.get(path);
     if (!route) throw new WpsHttpError(404, 40400000, 'not_found', `no endpoint at ${path}`);
     if (req.method !== route.method) {
       res.setHeader('Allow', route.method);
       throw new WpsHttpError(405, 40500000, 'method_not_allowed', `${path} accepts only ${route.method}`);
     }
-    await route.handle({ req, res, query, form });
+    await route.handle({ req, res, query, form, body });
+  }
+
+  /** KSO-1, computed here independently of the library's signing code. */
+  private verifySignature(req: IncomingMessage, body: Buffer): void {
+    const date = req.headers['x-kso-date'];
+    const authorization = req.headers['x-kso-authorization'];
+    if (typeof date !== 'string' || typeof authorization !== 'string') {
+      throw invalidSignature('X-Kso-Date and X-Kso-Authorization headers are required');
+    }
+    const signedAt = Date.parse(date);
+    if (!Number.isFinite(signedAt) || Math.abs(Date.now() - signedAt) > MAX_CLOCK_SKEW_MS) {
+      throw invalidSignature('X-Kso-Date is not an RFC 1123 date within 15 minutes of now');
+    }
+    const match = KSO_PATTERN.exec(authorization);
+    if (!match || match[1] !== this.settings.clientId) {
+      throw invalidSignature("X-Kso-Authorization must be 'KSO-1 <APPID>:<hex signature>' with this app's APPID");
+    }
+    const bodyHash = body.length === 0 ? '' : createHash('sha256').update(body).digest('hex');
+    const contentType = req.headers['content-type'] ?? '';
+    const expected = createHmac('sha256', this.settings.clientSecret)
+      .update(`KSO-1${req.method ?? ''}${req.url ?? ''}${contentType}${date}${bodyHash}`)
+      .digest();
+    if (!timingSafeEqual(expected, Buffer.from(match[2] ?? '', 'hex'))) {
+      throw invalidSignature('the signature does not match the request');
+    }
   }
 
   private answerFailure(res: ServerResponse, error: unknown): void {
@@ -726,14 +802,37 @@ class FakeWpsServer {
     return token;
   }
 
-  private handleCurrentUser({ req, res }: RequestContext): void {
+  private authenticate(req: IncomingMessage): AccessTokenRecord {
     const token = BEARER_PATTERN.exec(req.headers.authorization ?? '')?.[1];
     if (!token) throw invalidToken('Authorization: Bearer <access_token> header is missing');
     const record = this.accessTokens.get(token);
     if (!record || isExpired(record)) throw invalidToken('access token is unknown or expired');
+    return record;
+  }
+
+  private handleCurrentUser({ req, res }: RequestContext): void {
+    const record = this.authenticate(req);
     if (record.kind !== 'user') throw invalidToken('an app access token has no user; use a user access token');
     const { id, name, avatar, companyId } = this.settings.user;
     sendJson(res, 200, { code: 0, msg: 'success', data: { id, user_name: name, avatar, company_id: companyId } });
+  }
+
+  /** `POST /v7/echo` (user or app token): a JSON body comes back as `data`. */
+  private handleEcho({ req, res, body }: RequestContext): void {
+    this.authenticate(req);
+    let data: unknown;
+    try {
+      data = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw invalidRequest('the body must be JSON');
+    }
+    sendJson(res, 200, { code: 0, msg: 'success', data });
+  }
+
+  /** `GET /v7/ping` (user or app token): the query comes back as `data.query`, the token kind as `data.kind`. */
+  private handlePing({ req, res, query }: RequestContext): void {
+    const record = this.authenticate(req);
+    sendJson(res, 200, { code: 0, msg: 'success', data: { kind: record.kind, query: firstValues(query) } });
   }
 
   private answerWithFault(
@@ -814,6 +913,8 @@ export async function startFakeWps(options: FakeWpsOptions = {}): Promise<FakeWp
     requests: fake.requests,
     tokenRequests: (grantType) => fake.tokenRequests(grantType),
     queueTokenFault: (fault, times) => fake.queueTokenFault(fault, times),
+    apiRequests: (path) => fake.apiRequests(path),
+    queueApiFault: (fault, times) => fake.queueApiFault(fault, times),
     mintTokens: (opts) => fake.mintTokens(opts),
     expireAccessTokens: () => fake.expireAccessTokens(),
     setOptions: (patch) => fake.setOptions(patch),

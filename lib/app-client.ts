@@ -1,0 +1,72 @@
+import { createApi } from './api';
+import { resolveAppClientConfig } from './config';
+import { WpsAuthError } from './errors';
+import { TokenClient } from './token-client';
+import type { WpsAppClient, WpsAppClientOptions } from './types';
+
+interface CachedToken {
+  token: string;
+  /** When to stop serving it: its expiry minus the skew. */
+  renewAt: number;
+  expiresAt: number;
+}
+
+/**
+ * A client for calling WPS as the app itself (no user): gets the app access token with `client_credentials`,
+ * keeps it until shortly before it expires, and exposes the same `api` shape as `req.wps.api`. Create it once, at
+ * startup; options are validated here and a bad one throws a `TypeError` naming every problem.
+ *
+ * @example
+ * const wpsApp = createWpsAppClient({ clientId: process.env.WPS_CLIENT_ID, clientSecret: process.env.WPS_CLIENT_SECRET });
+ * const { data } = await wpsApp.api.get('/v7/some/app/endpoint');
+ */
+export function createWpsAppClient(options?: WpsAppClientOptions): WpsAppClient {
+  const config = resolveAppClientConfig(options);
+  // The app client never exchanges a code, so it has no redirect URI.
+  const client = new TokenClient({ ...config, redirectUri: '' });
+  let cached: CachedToken | undefined;
+  let inflight: Promise<string> | undefined;
+
+  async function fetchToken(): Promise<string> {
+    const previous = cached;
+    try {
+      const res = await client.clientCredentials();
+      const now = Date.now();
+      const lifetimeMs = res.expires_in * 1000;
+      const skew = Math.min(config.refreshSkewMs, lifetimeMs / 2);
+      cached = { token: res.access_token, renewAt: now + lifetimeMs - skew, expiresAt: now + lifetimeMs };
+      return res.access_token;
+    } catch (err) {
+      // WPS is down or slow: the old token is still good for a while, so keep serving with it.
+      if (previous !== undefined && previous === cached && previous.expiresAt > Date.now()) {
+        if (err instanceof WpsAuthError && err.code !== 'wps_rejected') return previous.token;
+      }
+      throw err;
+    }
+  }
+
+  function getAppAccessToken(): Promise<string> {
+    if (cached !== undefined && cached.renewAt > Date.now()) return Promise.resolve(cached.token);
+    inflight ??= fetchToken().finally(() => {
+      inflight = undefined;
+    });
+    return inflight;
+  }
+
+  const api = createApi(
+    {
+      baseUrl: config.baseUrl,
+      timeoutMs: config.timeoutMs,
+      maxResponseBytes: config.maxResponseBytes,
+      signing: config.signRequests ? { appId: config.clientId, appKey: config.clientSecret } : undefined,
+    },
+    {
+      get: getAppAccessToken,
+      invalidate: (token) => {
+        if (cached?.token === token) cached = undefined;
+        return true;
+      },
+    },
+  );
+  return { getAppAccessToken, api };
+}
