@@ -3,7 +3,8 @@ import './types';
 export { wpsAuth } from './router';
 export { requireWpsToken } from './require-token';
 export { WpsAuthError, type WpsAuthErrorCode, type WpsAuthErrorDetails } from './errors';
-export { createMemoryRefreshLock } from './refresh-lock';
+export { createMemoryRefreshLock, RefreshLockUnavailableError } from './refresh-lock';
+export { redisRefreshLock, type RedisLockClient, type RedisRefreshLockOptions } from './redis-lock';
 export { WpsApiError, type WpsApiErrorCode, type WpsApiErrorDetails } from './api-error';
 export { createWpsAppClient } from './app-client';
 export type {

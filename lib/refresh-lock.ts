@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RefreshLock } from './types';
+import type { RefreshLock, WpsLogger } from './types';
 
 /**
  * The default {@link RefreshLock}: serializes refreshes within this process only. Enough for a single instance;
@@ -22,3 +22,88 @@ export function createMemoryRefreshLock(): RefreshLock {
     },
   };
 }
+
+/** A held refresh lock. `local`: taken from the in-process fallback because the configured lock was down. */
+export interface Lease {
+  key: string;
+  owner: string;
+  local: boolean;
+}
+
+/**
+ * Thrown by a {@link RefreshLock} whose service is unavailable, with a message safe to log: no key (a session id),
+ * no URL, no credential. Of any other error, only the name and the `code` (such as `ECONNREFUSED`) are logged.
+ */
+export class RefreshLockUnavailableError extends Error {
+  override readonly name = 'RefreshLockUnavailableError';
+}
+
+function reasonOf(err: unknown): string {
+  if (err instanceof RefreshLockUnavailableError) return err.message;
+  const name = err instanceof Error ? err.name : typeof err;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,39}$/.test(code) ? `${name} ${code}` : name;
+}
+
+/**
+ * The configured {@link RefreshLock} as the refresher and the session guard use it. When the lock service fails,
+ * locks come from an in-process fallback instead: this process stays serialized, which beats refusing service.
+ * The outage is logged once when it starts and once when it ends, never per request. Internal.
+ */
+export class LockKeeper {
+  private down = false;
+  private readonly fallback = createMemoryRefreshLock();
+
+  constructor(
+    private readonly lock: RefreshLock,
+    private readonly ttlMs: number,
+    private readonly log: WpsLogger,
+  ) {}
+
+  /** Take the lock for `key` without waiting; `null` when somebody else holds it. Never rejects. */
+  async tryAcquire(key: string): Promise<Lease | null> {
+    let owner: string | null;
+    try {
+      owner = await this.lock.acquire(key, this.ttlMs);
+    } catch (err) {
+      this.failed(err);
+      const local = await this.fallback.acquire(key, this.ttlMs);
+      return local === null ? null : { key, owner: local, local: true };
+    }
+    if (this.down) {
+      this.down = false;
+      this.log.info('refresh lock available again; serializing refreshes across instances');
+    }
+    return owner === null ? null : { key, owner, local: false };
+  }
+
+  /** Release a lease taken by {@link LockKeeper.tryAcquire}. Never rejects: an unreleased lock expires by its TTL. */
+  async release(lease: Lease): Promise<void> {
+    if (lease.local) return this.fallback.release(lease.key, lease.owner);
+    try {
+      await this.lock.release(lease.key, lease.owner);
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+
+  private failed(err: unknown): void {
+    if (this.down) return;
+    this.down = true;
+    this.log.error(
+      'refresh lock unavailable; serializing refreshes within this process only until it is back ' +
+        '(instances sharing sessions may race meanwhile)',
+      { reason: reasonOf(err) },
+    );
+  }
+}
+
+const POLL_MS = 50;
+
+/** Wait one lock-poll interval: 50–100 ms, jittered so that waiters in different processes do not poll in step. */
+export function pollDelay(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, POLL_MS + Math.floor(Math.random() * POLL_MS)));
+}
+
+/** How long past the lock's TTL a waiter keeps polling: the longest {@link pollDelay}, twice. */
+export const POLL_SLACK_MS = 4 * POLL_MS;

@@ -1,7 +1,9 @@
 import type { Request } from 'express';
 import type { ResolvedConfig } from './config';
 import { WpsAuthError } from './errors';
-import { readStoredTokens, saveSession } from './session';
+import { LockKeeper, pollDelay, POLL_SLACK_MS } from './refresh-lock';
+import { isNewer, readStoredTokens, writeSession } from './session';
+import { SessionGuard } from './session-guard';
 import type { TokenClient } from './token-client';
 import { canRefresh, isTokenRecord, toTokenRecord } from './token-set';
 import type { WpsLogger, WpsTokenRecord } from './types';
@@ -12,7 +14,11 @@ type Outcome =
   | { kind: 'revoked'; error: WpsAuthError }
   | { kind: 'transient'; error: WpsAuthError };
 
-const LOCK_POLL_MS = 50;
+/**
+ * After WPS rejected a refresh token, how long to give a sibling that may have just rotated it to store the new
+ * one. Only matters when the lock could not keep them apart (lock service down, or a holder outlived its TTL).
+ */
+const REJECTED_RECHECK_MS = 250;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -24,25 +30,27 @@ function asAuthError(err: unknown): WpsAuthError {
     : new WpsAuthError('wps_unavailable', 'The WPS token refresh failed unexpectedly');
 }
 
-/** Whether `stored` replaced `current` (another request or process refreshed, or the user signed in again). */
-function replaced(stored: WpsTokenRecord | undefined, current: WpsTokenRecord): stored is WpsTokenRecord {
-  return stored !== undefined && stored.accessToken !== current.accessToken;
-}
-
 /**
  * Keeps each session's access token fresh. WPS rotates refresh tokens, so refreshes of one session are
  * serialized twice: requests in this process share one in-flight refresh (single-flight), and processes take the
- * {@link RefreshLock} and re-read the session store before calling WPS.
+ * {@link RefreshLock} and re-read the session store before calling WPS. The outcome is stored before the lock is
+ * released, and {@link SessionGuard} keeps every other save of the session from writing older tokens over it.
  */
 export class Refresher {
   private readonly inflight = new Map<string, Promise<Outcome>>();
-  private lockDown = false;
+  /** The refresh lock, shared with {@link Refresher.guard}. */
+  readonly locks: LockKeeper;
+  /** Guards each request's session saves against stale tokens; `wpsAuth` applies it to every request. */
+  readonly guard: SessionGuard;
 
   constructor(
     private readonly config: ResolvedConfig,
     private readonly client: TokenClient,
     private readonly log: WpsLogger,
-  ) {}
+  ) {
+    this.locks = new LockKeeper(config.refreshLock, config.lockTtlMs, log);
+    this.guard = new SessionGuard(config, this.locks, log);
+  }
 
   /** A valid access token for this request's session; refreshes when it expires within the skew. */
   async getFreshToken(req: Request): Promise<string> {
@@ -88,55 +96,44 @@ export class Refresher {
   }
 
   private async refreshSerialized(req: Request, tokens: WpsTokenRecord): Promise<Outcome> {
-    const key = `wps:refresh:${req.sessionID}`;
-    const deadline = Date.now() + this.config.timeoutMs + this.config.lockTtlMs;
-    let owner: string | null;
+    const sid = req.sessionID;
+    // A dead holder's lock expires within its TTL, and the refresh after it is bounded by timeoutMs: so no
+    // request waits longer than the TTL plus timeoutMs.
+    const deadline = Date.now() + this.config.lockTtlMs + POLL_SLACK_MS;
     for (;;) {
-      owner = await this.tryAcquire(key);
-      if (owner !== null) break;
-      const stored = await readStoredTokens(req);
-      if (replaced(stored, tokens) && stored.expiresAt - this.config.refreshSkewMs > Date.now()) {
-        return { kind: 'fresh', record: stored };
+      const lease = await this.locks.tryAcquire(sid);
+      if (lease !== null) {
+        try {
+          return await this.refreshHoldingLock(req, tokens);
+        } finally {
+          await this.locks.release(lease);
+        }
       }
+      const stored = await readStoredTokens(req);
+      if (isNewer(stored, tokens) && this.isFresh(stored)) return { kind: 'fresh', record: stored };
       if (Date.now() >= deadline) {
         return {
           kind: 'transient',
           error: new WpsAuthError('wps_timeout', 'Timed out waiting for another instance to refresh the WPS token'),
         };
       }
-      await sleep(LOCK_POLL_MS + Math.floor(Math.random() * LOCK_POLL_MS));
-    }
-    try {
-      return await this.refreshHoldingLock(req, tokens);
-    } finally {
-      await this.config.refreshLock.release(key, owner).catch(() => {
-        this.log.warn('could not release the refresh lock; it expires by its TTL');
-      });
+      await pollDelay();
     }
   }
 
-  private async tryAcquire(key: string): Promise<string | null> {
-    try {
-      const owner = await this.config.refreshLock.acquire(key, this.config.lockTtlMs);
-      if (this.lockDown) this.log.info('refresh lock available again');
-      this.lockDown = false;
-      return owner;
-    } catch {
-      // The lock service is down: single-flight still serializes this process, which beats refusing service.
-      // Said once per outage, not once per request.
-      if (!this.lockDown) this.log.error('refresh lock unavailable; serializing refreshes within this process only');
-      this.lockDown = true;
-      return 'unlocked';
-    }
+  private isFresh(record: WpsTokenRecord): boolean {
+    return record.expiresAt - this.config.refreshSkewMs > Date.now();
   }
 
   private async refreshHoldingLock(req: Request, tokens: WpsTokenRecord): Promise<Outcome> {
-    // Another process may have rotated the tokens while we waited: use theirs rather than a dead refresh token.
+    // Another request or process may have rotated the tokens while we waited: use theirs, not a dead refresh token.
     let current = tokens;
     const stored = await readStoredTokens(req);
-    if (replaced(stored, tokens)) {
-      if (stored.expiresAt - this.config.refreshSkewMs > Date.now() || !canRefresh(stored, Date.now())) {
-        return { kind: 'fresh', record: stored };
+    if (isNewer(stored, tokens)) {
+      if (this.isFresh(stored)) return { kind: 'fresh', record: stored };
+      if (!canRefresh(stored, Date.now())) {
+        if (stored.expiresAt > Date.now()) return { kind: 'fresh', record: stored };
+        return { kind: 'revoked', error: new WpsAuthError('login_required', 'the WPS session has expired') };
       }
       current = stored;
     }
@@ -154,8 +151,9 @@ export class Refresher {
         return { kind: 'transient', error };
       }
       // A sibling may have rotated the refresh token just now: believe the store before giving up.
+      await sleep(REJECTED_RECHECK_MS);
       const again = await readStoredTokens(req);
-      if (replaced(again, current)) return { kind: 'fresh', record: again };
+      if (isNewer(again, current)) return { kind: 'fresh', record: again };
       this.log.info('WPS rejected the refresh token; the user must sign in again', { wpsMsg: error.wpsMsg });
       await this.persist(req, undefined);
       return { kind: 'revoked', error };
@@ -168,7 +166,8 @@ export class Refresher {
     if (record === undefined) delete data.tokens;
     else data.tokens = record;
     try {
-      await saveSession(req.session);
+      // Straight to the store: this request holds the lock and has just read the store, so the guard has nothing to add.
+      await writeSession(req.session);
     } catch {
       this.log.error('could not save the session after a refresh');
     }

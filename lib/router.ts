@@ -11,6 +11,7 @@ import { addPendingLogin, newState, takePendingLogin } from './state';
 import { TokenClient } from './token-client';
 import { toTokenRecord } from './token-set';
 import type { WpsAuthOptions } from './types';
+import { afterCodeExchange } from './user';
 
 const MAX_CODE = 2048;
 const MAX_STATE = 512;
@@ -85,9 +86,11 @@ function routes(config: ResolvedConfig, runtime: Runtime) {
     const started = Date.now();
     const tokenResponse = await client.exchangeCode(code);
     const record = toTokenRecord(tokenResponse, Date.now());
+    const user = await afterCodeExchange(req, config, log, record);
     const otherTabs = req.session.wps?.pending;
     await regenerateSession(req);
     req.session.wps = otherTabs === undefined ? { tokens: record } : { tokens: record, pending: otherTabs };
+    if (user !== undefined) req.session.wps.user = user;
     await saveSession(req.session);
     log.debug('callback: signed in', { ms: Date.now() - started });
     res.redirect(302, pending.returnTo);
@@ -142,6 +145,7 @@ export function wpsAuth(options?: WpsAuthOptions): RequestHandler {
       return;
     }
     req.wps = new WpsRequestContext(req, runtime);
+    runtime.refresher.guard.protect(req.session);
     const method = req.method;
     if (method === 'GET' || method === 'HEAD' || method === 'POST') {
       const path = req.path;

@@ -3,29 +3,87 @@ import type { Session, SessionData } from 'express-session';
 import { isTokenRecord } from './token-set';
 import type { WpsTokenRecord } from './types';
 
-/** Persist the session now (before a redirect, or before releasing a refresh lock). */
-export function saveSession(session: Session): Promise<void> {
-  return new Promise((resolve, reject) => session.save((err?: unknown) => (err ? reject(toError(err)) : resolve())));
-}
+type SaveFn = Session['save'];
 
-/** Replace the session with a new one under a new id: defeats session fixation at login and logout. */
-export function regenerateSession(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.regenerate((err?: unknown) => (err ? reject(toError(err)) : resolve())));
+/** Where a session's own `save` is kept once {@link shadowSave} put another in front of it. */
+const OWN_SAVE = Symbol('express-wps-oauth.ownSave');
+
+type Shadowed = Session & { [OWN_SAVE]?: SaveFn };
+
+/** Persist the session now (before a redirect): through the session guard when there is one. */
+export function saveSession(session: Session): Promise<void> {
+  return callSave(session, session.save);
 }
 
 /**
- * The token record as the session store holds it right now — another process may have rotated it since this
- * request loaded its session. `undefined` when the store has none or cannot say.
+ * Persist the session with its own `save`, bypassing the session guard: for the refresher, which holds the
+ * refresh lock and has just read the store, so the guard would only wait for itself.
  */
-export function readStoredTokens(req: Request): Promise<WpsTokenRecord | undefined> {
+export function writeSession(session: Session): Promise<void> {
+  return callSave(session, ownSave(session));
+}
+
+function callSave(session: Session, save: SaveFn): Promise<void> {
+  return new Promise((resolve, reject) => {
+    save.call(session, (err?: unknown) => (err ? reject(toError(err)) : resolve()));
+  });
+}
+
+/**
+ * Put `save` in front of the session's own `save` (express-session's end-of-request save calls
+ * `req.session.save(cb)`). Both are non-enumerable own properties, so neither is serialized or hashed.
+ * Once per session object; `save` reaches the original through {@link ownSave}.
+ */
+export function shadowSave(session: Session, save: SaveFn): void {
+  if (Object.prototype.hasOwnProperty.call(session, OWN_SAVE)) return;
+  Object.defineProperty(session, OWN_SAVE, { value: session.save, configurable: true });
+  Object.defineProperty(session, 'save', { value: save, configurable: true, writable: true });
+}
+
+/** The session's own `save`, as it was before {@link shadowSave}. */
+export function ownSave(session: Session): SaveFn {
+  return (session as Shadowed)[OWN_SAVE] ?? session.save;
+}
+
+/**
+ * Replace the session with a new one under a new id: defeats session fixation at login and logout. The new
+ * session object keeps the old one's guarded `save`.
+ */
+export async function regenerateSession(req: Request): Promise<void> {
+  const old = req.session as Shadowed;
+  const guarded = Object.prototype.hasOwnProperty.call(old, OWN_SAVE) ? old.save : undefined;
+  await new Promise<void>((resolve, reject) =>
+    old.regenerate((err?: unknown) => (err ? reject(toError(err)) : resolve())),
+  );
+  if (guarded !== undefined) shadowSave(req.session, guarded);
+}
+
+/**
+ * The token record as the session store holds it right now — another request or process may have rotated it
+ * since this request loaded its session. `undefined` when the store has none or cannot say.
+ */
+export function readStoredTokens(req: Request, sid: string = req.sessionID): Promise<WpsTokenRecord | undefined> {
   const store = req.sessionStore;
   if (store === undefined) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    store.get(req.sessionID, (err: unknown, data?: SessionData | null) => {
-      const tokens = err ? undefined : data?.wps?.tokens;
-      resolve(isTokenRecord(tokens) ? tokens : undefined);
-    });
+    try {
+      store.get(sid, (err: unknown, data?: SessionData | null) => {
+        const tokens = err ? undefined : data?.wps?.tokens;
+        resolve(isTokenRecord(tokens) ? tokens : undefined);
+      });
+    } catch {
+      resolve(undefined);
+    }
   });
+}
+
+/** Whether `candidate` is a later revision of the session's tokens than `than` (a missing `rev` counts as 0). */
+export function isNewer(candidate: WpsTokenRecord | undefined, than: WpsTokenRecord): candidate is WpsTokenRecord {
+  return candidate !== undefined && revOf(candidate) > revOf(than);
+}
+
+function revOf(record: WpsTokenRecord): number {
+  return typeof record.rev === 'number' && Number.isFinite(record.rev) ? record.rev : 0;
 }
 
 function toError(err: unknown): Error {

@@ -1,0 +1,106 @@
+import request from 'supertest';
+import { redisRefreshLock } from '../../lib/redis-lock';
+import { startFakeWps, type FakeWps } from '../../lib/testing';
+import { CLIENT_ID, CLIENT_SECRET, createTestApp, signIn } from '../helpers/app';
+import {
+  connectRedis,
+  deleteKeys,
+  describeRedis,
+  startRedisProxy,
+  uniquePrefix,
+  waitFor,
+  type Redis,
+  type RedisProxy,
+} from './helpers';
+
+type Agent = ReturnType<typeof request.agent>;
+
+describeRedis('Redis down: the refresh lock falls back to this process', () => {
+  let fake: FakeWps;
+  let redis: Redis;
+  let proxy: RedisProxy;
+  let client: Redis;
+  let prefix: string;
+
+  beforeAll(async () => {
+    [fake, redis] = await Promise.all([
+      startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, tokenLatencyMs: 100 }),
+      connectRedis(),
+    ]);
+  });
+  afterAll(async () => {
+    await fake?.close();
+    await redis?.close();
+  });
+  beforeEach(async () => {
+    prefix = uniquePrefix();
+    proxy = await startRedisProxy(process.env.REDIS_URL as string);
+    client = await connectRedis(proxy.url);
+  });
+  afterEach(async () => {
+    client.destroy();
+    await proxy.close();
+    await deleteKeys(redis, prefix);
+  });
+
+  /** Expire the access token, send `n` concurrent requests, and check: all 200, one refresh, one token. */
+  async function storm(agent: Agent, n: number): Promise<void> {
+    await agent.post('/test/expire').expect(200);
+    fake.reset();
+    const replies = await Promise.all(Array.from({ length: n }, () => agent.get('/protected')));
+    expect(replies.map((r) => r.status)).toEqual(Array(n).fill(200));
+    expect(fake.tokenRequests('refresh_token')).toHaveLength(1);
+    expect(new Set(replies.map((r) => (r.body as { token: string }).token)).size).toBe(1);
+  }
+
+  function linesWith(lines: string[], text: string): string[] {
+    return lines.filter((l) => l.includes(text));
+  }
+
+  it('still serializes refreshes in the process, answers every request, and reports the outage once', async () => {
+    const t = createTestApp(fake, { refreshLock: redisRefreshLock(client, { prefix }) });
+    const alice = request.agent(t.app);
+    const bob = request.agent(t.app);
+    await signIn(alice);
+    await signIn(bob);
+
+    await proxy.down();
+    await waitFor(() => !client.isReady);
+    await storm(alice, 200);
+    await storm(bob, 100);
+    await storm(alice, 100);
+
+    const outage = linesWith(t.logger.lines, 'refresh lock unavailable');
+    expect(outage).toEqual([
+      'error express-wps-oauth: refresh lock unavailable; serializing refreshes within this process only until it ' +
+        'is back (instances sharing sessions may race meanwhile) {"reason":"the Redis client of the refresh lock is ' +
+        'not ready (not connected or reconnecting)"}',
+    ]);
+
+    await proxy.up();
+    await waitFor(() => client.isReady);
+    await storm(bob, 20);
+    expect(linesWith(t.logger.lines, 'refresh lock available again')).toEqual([
+      'info express-wps-oauth: refresh lock available again; serializing refreshes across instances {}',
+    ]);
+    expect(linesWith(t.logger.lines, 'refresh lock unavailable')).toHaveLength(1);
+    expect(t.errors).toEqual([]);
+  }, 20_000);
+
+  it('treats a Redis that stops answering as down after commandTimeoutMs, once', async () => {
+    const t = createTestApp(fake, { refreshLock: redisRefreshLock(client, { prefix, commandTimeoutMs: 150 }) });
+    const alice = request.agent(t.app);
+    await signIn(alice);
+
+    proxy.freeze(true);
+    await storm(alice, 50);
+    await storm(alice, 50);
+
+    expect(linesWith(t.logger.lines, 'refresh lock unavailable')).toEqual([
+      expect.stringContaining(
+        '{"reason":"Redis did not answer the refresh lock\'s SET NX within 150 ms"}',
+      ),
+    ]);
+    expect(t.errors).toEqual([]);
+  }, 20_000);
+});

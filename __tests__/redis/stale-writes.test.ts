@@ -1,0 +1,367 @@
+import express, { type ErrorRequestHandler } from 'express';
+import session, { MemoryStore, type SessionData } from 'express-session';
+import request from 'supertest';
+import { createMemoryRefreshLock, requireWpsToken, wpsAuth, type RefreshLock, type WpsTokenRecord } from '../../lib';
+import { regenerateSession, saveSession } from '../../lib/session';
+import { startFakeWps, type FakeWps } from '../../lib/testing';
+import { CLIENT_ID, CLIENT_SECRET, memoryLogger, REDIRECT_URI, signIn } from '../helpers/app';
+import { FIRST_JEST_PROJECT } from './helpers';
+
+// These run without Redis: the session guard and the refresh lock's fallback work the same on any store.
+
+type Agent = ReturnType<typeof request.agent>;
+
+/** A MemoryStore that counts what it is asked, to show which requests cost store round trips. */
+class CountingStore extends MemoryStore {
+  gets = 0;
+  sets = 0;
+  override get(sid: string, cb: (err: unknown, session?: SessionData | null) => void): void {
+    this.gets++;
+    super.get(sid, cb);
+  }
+  override set(sid: string, data: SessionData, cb?: (err?: unknown) => void): void {
+    this.sets++;
+    super.set(sid, data, cb);
+  }
+}
+
+/** A lock that counts acquisitions and can be broken, as a lock service that goes down. */
+function countingLock(): RefreshLock & { acquired: number; broken: boolean; inner: RefreshLock } {
+  const inner = createMemoryRefreshLock();
+  const lock = {
+    acquired: 0,
+    broken: false,
+    inner,
+    acquire(key: string, ttlMs: number) {
+      // Like a real client's error: it names the key (a session id) it failed on.
+      if (lock.broken) return Promise.reject(Object.assign(new Error(`SET ${key} failed`), { code: 'ECONNREFUSED' }));
+      lock.acquired++;
+      return inner.acquire(key, ttlMs);
+    },
+    release(key: string, owner: string) {
+      return lock.broken ? Promise.reject(new Error('lock service down')) : inner.release(key, owner);
+    },
+  };
+  return lock;
+}
+
+interface Harness {
+  app: express.Express;
+  store: CountingStore;
+  lock: ReturnType<typeof countingLock>;
+  logger: ReturnType<typeof memoryLogger>;
+  /** Resolves when a `/slow-*` request has loaded its session; `open()` lets it answer. */
+  gate: { entered: Promise<void>; open(): void };
+}
+
+function harness(fake: FakeWps, options: { resave?: boolean; timeoutMs?: number } = {}): Harness {
+  const app = express();
+  const store = new CountingStore();
+  const lock = countingLock();
+  const logger = memoryLogger();
+  let enter = () => {};
+  let release = () => {};
+  const h: Harness = {
+    app,
+    store,
+    lock,
+    logger,
+    gate: { entered: Promise.resolve(), open: () => release() },
+  };
+  const armed = new Promise<void>((resolve) => (release = resolve));
+  openGates.push(() => release());
+  h.gate.entered = new Promise<void>((resolve) => (enter = resolve));
+
+  app.use(session({ secret: 'stale-writes', resave: options.resave ?? false, saveUninitialized: false, store }));
+  app.use(
+    wpsAuth({
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      redirectUri: REDIRECT_URI,
+      baseUrl: fake.url,
+      refreshLock: lock,
+      logger,
+      ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+    }),
+  );
+  app.get('/protected', requireWpsToken({ unauthenticated: 'error' }), (req, res) => {
+    res.json({ token: req.wps.accessToken });
+  });
+  app.get('/touch', (req, res) => {
+    req.session.hits = (req.session.hits ?? 0) + 1;
+    res.json({ hits: req.session.hits });
+  });
+  // Loads the session now, answers (and so saves) when the test opens the gate.
+  app.get('/slow-touch', (req, res) => {
+    req.session.hits = (req.session.hits ?? 0) + 1;
+    enter();
+    void armed.then(() => res.json({ rev: req.session.wps?.tokens?.rev }));
+  });
+  app.get('/slow-read', (req, res) => {
+    enter();
+    void armed.then(() => res.json({ rev: req.session.wps?.tokens?.rev }));
+  });
+  app.get('/test/sid', (req, res) => {
+    res.json({ sid: req.sessionID });
+  });
+  app.post('/test/expire', (req, res) => {
+    const tokens = req.session.wps?.tokens;
+    if (tokens) tokens.expiresAt = Date.now() - 1000;
+    res.json({ expired: tokens !== undefined });
+  });
+  // Signs in again under a new session id, then a sibling stores a newer record under that id before we answer.
+  app.get('/test/regenerate-race', async (req, res, next) => {
+    try {
+      const tokens = req.session.wps?.tokens as WpsTokenRecord;
+      await regenerateSession(req);
+      req.session.wps = { tokens: { ...tokens, rev: 1 } };
+      await saveSession(req.session);
+      const newer: WpsTokenRecord = { ...tokens, accessToken: 'sibling-access-token', rev: 2 };
+      await new Promise((r) => store.set(req.sessionID, { cookie: req.session.cookie, wps: { tokens: newer } }, r));
+      req.session.marker = 'written at the end of this request';
+      res.json({ sid: req.sessionID });
+    } catch (err) {
+      next(err);
+    }
+  });
+  const onError: ErrorRequestHandler = (err: { code?: string; status?: number }, _req, res, _next) => {
+    res.status(err.status ?? 500).json({ code: err.code });
+  };
+  app.use(onError);
+  return h;
+}
+
+declare module 'express-session' {
+  interface SessionData {
+    hits?: number;
+    marker?: string;
+  }
+}
+
+function stored(store: MemoryStore, sid: string): Promise<SessionData | null | undefined> {
+  return new Promise((resolve, reject) => store.get(sid, (err, data) => (err ? reject(err) : resolve(data))));
+}
+
+function storedTokens(store: MemoryStore, sid: string): Promise<WpsTokenRecord | undefined> {
+  return stored(store, sid).then((data) => data?.wps?.tokens);
+}
+
+/** Write a record to the store as another instance's refresh would. */
+async function siblingRefreshes(fake: FakeWps, store: MemoryStore, sid: string): Promise<WpsTokenRecord> {
+  const data = (await stored(store, sid)) as SessionData;
+  const current = data.wps?.tokens as WpsTokenRecord;
+  const pair = fake.mintTokens();
+  const record: WpsTokenRecord = {
+    accessToken: pair.access_token,
+    refreshToken: pair.refresh_token,
+    tokenType: 'bearer',
+    expiresAt: Date.now() + pair.expires_in * 1000,
+    rev: current.rev + 1,
+  };
+  await new Promise((r) => store.set(sid, { ...data, wps: { ...data.wps, tokens: record } }, r));
+  return record;
+}
+
+let fake: FakeWps;
+/** Opens every harness's gate after each test, so that a failed test leaves no request hanging. */
+const openGates: (() => void)[] = [];
+afterEach(() => {
+  for (const open of openGates.splice(0)) open();
+});
+
+beforeAll(async () => {
+  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+});
+afterAll(() => fake.close());
+beforeEach(() => {
+  fake.reset();
+  fake.setOptions({ tokenLatencyMs: 0 });
+});
+
+async function signedIn(h: Harness): Promise<{ agent: Agent; sid: string }> {
+  const agent = request.agent(h.app);
+  await signIn(agent);
+  const sid = (await agent.get('/test/sid').expect(200)).body.sid as string;
+  return { agent, sid };
+}
+
+describe('a request that loaded the session before a refresh and saves after it', () => {
+  it.each([
+    ['resave: false, a handler that writes to the session', false, '/slow-touch'],
+    ['resave: true, a handler that only reads', true, '/slow-read'],
+  ])('does not put the old tokens back (%s)', async (_name, resave, slowPath) => {
+    const h = harness(fake, { resave });
+    const { agent, sid } = await signedIn(h);
+    await agent.post('/test/expire').expect(200);
+    const before = (await storedTokens(h.store, sid)) as WpsTokenRecord;
+    fake.reset();
+
+    const slow = agent.get(slowPath).then((r) => r);
+    await h.gate.entered;
+    await agent.get('/protected').expect(200);
+    const refreshed = (await storedTokens(h.store, sid)) as WpsTokenRecord;
+    expect(refreshed.rev).toBe(before.rev + 1);
+    h.gate.open();
+    expect((await slow).status).toBe(200);
+
+    const after = await stored(h.store, sid);
+    expect(after?.wps?.tokens).toEqual(refreshed);
+    if (!resave) expect(after?.hits).toBe(1);
+    expect(h.logger.lines.filter((l) => l.includes('kept the newer tokens'))).toEqual([
+      `debug express-wps-oauth: kept the newer tokens from the session store over this request's older copy {"rev":${refreshed.rev}}`,
+    ]);
+    // The stored refresh token is the live one: the next refresh works.
+    await agent.post('/test/expire').expect(200);
+    await agent.get('/protected').expect(200);
+    expect(fake.tokenRequests('refresh_token').map((r) => r.form.refresh_token)).toEqual([
+      before.refreshToken,
+      refreshed.refreshToken,
+    ]);
+  });
+
+  it('keeps the newer tokens through a session regenerated mid-request', async () => {
+    const h = harness(fake);
+    const { agent } = await signedIn(h);
+    const { sid } = (await agent.get('/test/regenerate-race').expect(200)).body as { sid: string };
+    const after = await stored(h.store, sid);
+    expect(after?.marker).toBe('written at the end of this request');
+    expect(after?.wps?.tokens?.rev).toBe(2);
+    expect(after?.wps?.tokens?.accessToken).toBe('sibling-access-token');
+  });
+
+  it('waits for a refresh in flight elsewhere before saving a session whose token is due, then keeps its result', async () => {
+    const h = harness(fake);
+    const { agent, sid } = await signedIn(h);
+    await agent.post('/test/expire').expect(200);
+    const owner = (await h.lock.inner.acquire(sid, 10_000)) as string;
+
+    let answered = false;
+    const touch = agent.get('/touch').then((r) => ((answered = true), r));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(answered).toBe(false);
+    const newer = await siblingRefreshes(fake, h.store, sid);
+    expect((await touch).status).toBe(200);
+
+    const after = await stored(h.store, sid);
+    expect(after?.wps?.tokens).toEqual(newer);
+    expect(after?.hits).toBe(1);
+    // It adopted the result without taking the lock, which the sibling still holds.
+    expect(await h.lock.inner.acquire(sid, 10_000)).toBeNull();
+    await h.lock.inner.release(sid, owner);
+  });
+
+  it('waits while a refresh elsewhere holds the lock, and adopts its stored result without calling WPS', async () => {
+    const h = harness(fake);
+    const { agent, sid } = await signedIn(h);
+    await agent.post('/test/expire').expect(200);
+    const owner = (await h.lock.inner.acquire(sid, 10_000)) as string;
+    fake.reset();
+
+    const protectedCall = agent.get('/protected');
+    const pending = protectedCall.then((r) => r);
+    await new Promise((r) => setTimeout(r, 200));
+    const newer = await siblingRefreshes(fake, h.store, sid);
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ token: newer.accessToken });
+    expect(fake.tokenRequests()).toEqual([]);
+    await h.lock.inner.release(sid, owner);
+  });
+
+  it('believes the store when WPS rejects a refresh token a sibling has just rotated', async () => {
+    const h = harness(fake);
+    const { agent, sid } = await signedIn(h);
+    await agent.post('/test/expire').expect(200);
+    fake.reset();
+    fake.queueTokenFault({ status: 400, body: { code: 40000003, msg: 'invalid_grant' } });
+
+    const pending = agent.get('/protected').then((r) => r);
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (fake.tokenRequests('refresh_token').length === 1) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 5);
+    });
+    const newer = await siblingRefreshes(fake, h.store, sid);
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ token: newer.accessToken });
+    expect((await storedTokens(h.store, sid))?.rev).toBe(newer.rev);
+  });
+
+  // Waits out a whole lock TTL (5.3 s), which does not depend on the Express version: one Jest project is enough.
+  (FIRST_JEST_PROJECT ? it : it.skip)('gives up after the lock TTL when a holder never finishes: wps_timeout, and the session is saved anyway', async () => {
+    const timeoutMs = 300;
+    const ttlMs = timeoutMs + 5000;
+    const h = harness(fake, { timeoutMs });
+    const { agent, sid } = await signedIn(h);
+    await agent.post('/test/expire').expect(200);
+    await h.lock.inner.acquire(sid, 60_000);
+    fake.reset();
+
+    const started = Date.now();
+    const [token, touch] = await Promise.all([agent.get('/protected'), agent.get('/touch')]);
+    const waited = Date.now() - started;
+
+    expect(token.status).toBe(504);
+    expect(token.body).toEqual({ code: 'wps_timeout' });
+    expect(touch.status).toBe(200);
+    expect(waited).toBeGreaterThanOrEqual(ttlMs);
+    expect(waited).toBeLessThan(ttlMs + timeoutMs + 1000);
+    expect(fake.tokenRequests()).toEqual([]);
+    expect((await stored(h.store, sid))?.hits).toBe(1);
+    expect(h.logger.lines.filter((l) => l.includes('without the refresh lock'))).toEqual([
+      'warn express-wps-oauth: saving the session without the refresh lock: it was held longer than its TTL {}',
+    ]);
+  }, 15_000);
+});
+
+describe('what the guard costs', () => {
+  it('nothing on a request that does not save, one store read on a save, no lock while the token is fresh', async () => {
+    const h = harness(fake);
+    const { agent } = await signedIn(h);
+    const counts = () => ({ gets: h.store.gets, sets: h.store.sets, locks: h.lock.acquired });
+
+    let base = counts();
+    await agent.get('/protected').expect(200);
+    expect(counts()).toEqual({ gets: base.gets + 1, sets: base.sets, locks: base.locks });
+
+    base = counts();
+    await agent.get('/touch').expect(200);
+    expect(counts()).toEqual({ gets: base.gets + 2, sets: base.sets + 1, locks: base.locks });
+
+    // A session without tokens (a login in progress) is saved without reading the store.
+    base = counts();
+    await request(h.app).get('/auth/wps/login').expect(302);
+    expect(counts()).toEqual({ gets: base.gets, sets: base.sets + 1, locks: base.locks });
+  });
+});
+
+describe('a refresh lock that goes down', () => {
+  it('falls back to serializing within the process, and says so once when it goes and once when it comes back', async () => {
+    const h = harness(fake);
+    const { agent } = await signedIn(h);
+    fake.setOptions({ tokenLatencyMs: 50 });
+    h.lock.broken = true;
+
+    for (let round = 0; round < 3; round++) {
+      await agent.post('/test/expire').expect(200);
+      fake.reset();
+      const replies = await Promise.all(Array.from({ length: 100 }, () => agent.get('/protected')));
+      expect(replies.map((r) => r.status)).toEqual(Array(100).fill(200));
+      expect(fake.tokenRequests('refresh_token')).toHaveLength(1);
+    }
+    h.lock.broken = false;
+    await agent.post('/test/expire').expect(200);
+    await agent.get('/protected').expect(200);
+
+    const said = h.logger.lines.filter((l) => l.includes('refresh lock'));
+    expect(said).toEqual([
+      'error express-wps-oauth: refresh lock unavailable; serializing refreshes within this process only until it ' +
+        'is back (instances sharing sessions may race meanwhile) {"reason":"Error ECONNREFUSED"}',
+      'info express-wps-oauth: refresh lock available again; serializing refreshes across instances {}',
+    ]);
+  });
+});
