@@ -18,6 +18,9 @@ module.exports = {
   coverageThreshold: { global: { lines: 90 } },
   coverageReporters: ['text-summary', 'lcov'],
   testTimeout: 20000,
+  // Many suites mostly wait on sockets and child processes: two workers on two cores finish sooner.
+  maxWorkers: 2,
+  reporters: ['default', '<rootDir>/.ci/jest-summary-reporter.js'],
   projects: [
     { ...base, displayName: 'express4', globals: { EXPRESS_MAJOR: 4 } },
     {

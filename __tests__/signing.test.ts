@@ -111,7 +111,7 @@ describe('signRequests against the strict fake', () => {
     const agent = request.agent(t.app);
     await signIn(agent);
     fake.reset();
-    const res = await agent.get('/wps/ping').expect(401);
+    const res = await agent.get('/wps/ping').expect(502);
     expect(res.body.message).toBe(
       'WPS refused the access token for GET /v7/ping even after a refresh: invalid_signature (HTTP 401, code 40100002)',
     );
@@ -139,7 +139,7 @@ describe('signRequests against the strict fake', () => {
     const app = createWpsAppClient({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, baseUrl: fake.url });
     const err = (await app.api.get('/v7/ping').catch((e: unknown) => e)) as WpsApiError;
     expect(err).toBeInstanceOf(WpsApiError);
-    expect([err.status, err.wpsCode, err.wpsMsg]).toEqual([401, 40100002, 'invalid_signature']);
+    expect([err.status, err.wpsStatus, err.wpsCode, err.wpsMsg]).toEqual([502, 401, 40100002, 'invalid_signature']);
     const token = await app.getAppAccessToken();
     expect(JSON.stringify(err) + err.stack).not.toContain(token);
     expect(JSON.stringify(err) + err.stack).not.toContain(CLIENT_SECRET);

@@ -6,4 +6,5 @@ module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }] },
   testTimeout: 30000,
+  reporters: ['default', '<rootDir>/.ci/jest-summary-reporter.js'],
 };
