@@ -155,6 +155,15 @@ describe('callback route', () => {
     await agent.get(third.callback).expect(302);
   });
 
+  it('answers only GET on the callback path: a HEAD neither consumes the state nor calls WPS', async () => {
+    const agent = request.agent(t.app);
+    const { callback } = await authorize(agent);
+    fake.reset();
+    await agent.head(callback).expect(404);
+    expect(fake.tokenRequests()).toHaveLength(0);
+    await agent.get(callback).expect(302);
+  });
+
   it('rejects a replayed callback without calling WPS', async () => {
     const agent = request.agent(t.app);
     const { callback } = await authorize(agent);

@@ -228,6 +228,18 @@ describe('unauthenticated requests', () => {
   });
 });
 
+describe('a corrupted session store entry', () => {
+  it.each(['string', 'number', 'array', 'nullTokens'])('a %s in req.session.wps is treated as signed out, never a 500', async (as) => {
+    const agent = request.agent(t.app);
+    await agent.post(`/test/corrupt?as=${as}`).expect(200);
+    expect((await agent.get('/protected').set('Accept', 'application/json').expect(401)).body.code).toBe('login_required');
+    expect((await agent.get('/').expect(200)).body.authenticated).toBe(false);
+    await agent.get('/auth/wps/login').expect(302);
+    await signIn(agent);
+    await agent.get('/protected').expect(200);
+  });
+});
+
 describe('logout', () => {
   it.each(['get', 'post'] as const)('%s forgets the tokens, regenerates the session and lands safely', async (method) => {
     const agent = await signedIn();

@@ -100,8 +100,7 @@ function apiFailure(res: AxiosResponse, where: Where, token: string, refused?: s
   const envelope = envelopeOf(res.data);
   const code = envelope?.code;
   const wpsCode = code !== 0 && code !== '0' ? numericCode(code) : undefined;
-  const rawMsg = cleanExternalText(envelope?.msg);
-  const wpsMsg = rawMsg === undefined ? undefined : rawMsg.split(token).join('[redacted]');
+  const wpsMsg = cleanExternalText(envelope?.msg, 200, [token]);
   const codeText = wpsCode !== undefined ? `, code ${wpsCode}` : '';
   const what = refused ?? `WPS answered ${where.method} ${where.path} with an error`;
   return new WpsApiError('wps_api_error', `${what}: ${wpsMsg ?? 'no message'} (HTTP ${res.status}${codeText})`, {

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { apiSettingsOf, createApi } from './api';
 import type { ResolvedConfig } from './config';
 import type { Refresher } from './refresh';
-import { regenerateSession } from './session';
+import { regenerateSession, wpsDataOf } from './session';
 import type { TokenClient } from './token-client';
 import { canRefresh, isTokenRecord } from './token-set';
 import type { WpsContext, WpsLogger, WpsTokenRecord, WpsUser } from './types';
@@ -72,7 +72,7 @@ export class WpsRequestContext implements WpsContext {
     const known = this.user;
     if (known !== undefined) return known;
     const user = await fetchCurrentUser(this.api);
-    const data = this.req.session.wps ?? (this.req.session.wps = {});
+    const data = wpsDataOf(this.req.session);
     data.user = user;
     return user;
   }

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import type { ResolvedConfig } from './config';
 import { WpsAuthError } from './errors';
 import { LockKeeper, pollDelay, POLL_SLACK_MS } from './refresh-lock';
-import { isNewer, readStoredTokens, writeSession } from './session';
+import { isNewer, readStoredTokens, wpsDataOf, writeSession } from './session';
 import { SessionGuard } from './session-guard';
 import type { TokenClient } from './token-client';
 import { canRefresh, isTokenRecord, toTokenRecord } from './token-set';
@@ -75,7 +75,7 @@ export class Refresher {
     }
     const outcome = await flight;
 
-    const session = req.session.wps ?? (req.session.wps = {});
+    const session = wpsDataOf(req.session);
     if (outcome.kind === 'fresh') {
       session.tokens = outcome.record;
       return outcome.record.accessToken;
@@ -162,7 +162,7 @@ export class Refresher {
 
   /** Write the outcome to the store before the lock is released, so other processes see it. */
   private async persist(req: Request, record: WpsTokenRecord | undefined): Promise<void> {
-    const data = req.session.wps ?? (req.session.wps = {});
+    const data = wpsDataOf(req.session);
     if (record === undefined) delete data.tokens;
     else data.tokens = record;
     try {

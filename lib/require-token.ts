@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { WpsRequestContext } from './context';
 import { WpsAuthError } from './errors';
 import { calledAsMiddleware } from './misuse';
+import { isTokenRecord } from './token-set';
 import type { RequireWpsTokenOptions, UnauthenticatedMode } from './types';
 
 const MODES: readonly UnauthenticatedMode[] = ['auto', 'redirect', 'error'];
@@ -62,7 +63,7 @@ export function requireWpsToken(options?: RequireWpsTokenOptions): RequestHandle
     }
     const { config } = ctx.runtime;
     const tokens = req.session.wps?.tokens;
-    if (tokens !== undefined && tokens.expiresAt - config.refreshSkewMs > Date.now()) {
+    if (isTokenRecord(tokens) && tokens.expiresAt - config.refreshSkewMs > Date.now()) {
       ctx.accessToken = tokens.accessToken;
       next();
       return;

@@ -6,7 +6,7 @@ import { createLog } from './logger';
 import { calledAsMiddleware, handleAsync } from './misuse';
 import { Refresher } from './refresh';
 import { safeReturnTo } from './return-to';
-import { regenerateSession, saveSession } from './session';
+import { regenerateSession, saveSession, wpsDataOf } from './session';
 import { addPendingLogin, newState, takePendingLogin } from './state';
 import { TokenClient } from './token-client';
 import { toTokenRecord } from './token-set';
@@ -16,6 +16,11 @@ import { afterCodeExchange } from './user';
 const MAX_CODE = 2048;
 const MAX_STATE = 512;
 const PRINTABLE = /^[\x21-\x7e]+$/;
+
+/** Whether `url`'s path (before any `?`) is `path` — what `req.path === path` says, without parsing the URL. */
+function isPath(url: string, path: string | false): boolean {
+  return path !== false && url.startsWith(path) && (url.length === path.length || url.charCodeAt(path.length) === 63);
+}
 
 function single(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
@@ -48,7 +53,7 @@ function routes(config: ResolvedConfig, runtime: Runtime) {
   async function login(req: Request, res: Response): Promise<void> {
     const returnTo = safeReturnTo(req.query.returnTo) ?? config.defaultReturnTo;
     const state = newState();
-    const data = req.session.wps ?? (req.session.wps = {});
+    const data = wpsDataOf(req.session);
     addPendingLogin(data, { state, returnTo, createdAt: Date.now() }, config.maxPendingLogins, config.stateTtlMs);
     await saveSession(req.session);
     log.debug('login: redirecting to WPS', { pending: data.pending?.length });
@@ -82,6 +87,8 @@ function routes(config: ResolvedConfig, runtime: Runtime) {
     }
     const pending = takeLogin();
     if (pending === undefined) throw stateMismatch();
+    // Store the consumed state before calling WPS, so a second copy of this callback racing this one finds it gone.
+    await saveSession(req.session);
 
     const started = Date.now();
     const tokenResponse = await client.exchangeCode(code);
@@ -145,15 +152,14 @@ export function wpsAuth(options?: WpsAuthOptions): RequestHandler {
       return;
     }
     req.wps = new WpsRequestContext(req, runtime);
-    runtime.refresher.guard.protect(req.session);
+    // Only a session that already holds tokens can write stale ones back; anonymous requests skip the guard.
+    if (req.session.wps?.tokens !== undefined) runtime.refresher.guard.protect(req.session);
     const method = req.method;
     if (method === 'GET' || method === 'HEAD' || method === 'POST') {
-      const path = req.path;
-      if (path === logoutPath) return handlers.logout(req, res, next);
-      if (method !== 'POST') {
-        if (path === callbackPath) return handlers.callback(req, res, next);
-        if (path === loginPath) return handlers.login(req, res, next);
-      }
+      const url = req.url;
+      if (isPath(url, logoutPath)) return handlers.logout(req, res, next);
+      if (method === 'GET' && isPath(url, callbackPath)) return handlers.callback(req, res, next);
+      if (method !== 'POST' && isPath(url, loginPath)) return handlers.login(req, res, next);
     }
     next();
   };

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import type { ResolvedConfig } from './config';
 import { pollDelay, POLL_SLACK_MS, type Lease, type LockKeeper } from './refresh-lock';
-import { isNewer, ownSave, readStoredTokens, shadowSave } from './session';
+import { isNewer, ownSave, readStoredTokens, shadowSave, wpsDataOf } from './session';
 import { canRefresh, isTokenRecord } from './token-set';
 import type { WpsLogger, WpsTokenRecord } from './types';
 
@@ -91,7 +91,7 @@ export class SessionGuard {
   }
 
   private adopt(session: StoredSession, stored: WpsTokenRecord): void {
-    const data = session.wps ?? (session.wps = {});
+    const data = wpsDataOf(session);
     data.tokens = stored;
     this.log.debug('kept the newer tokens from the session store over this request\'s older copy', { rev: stored.rev });
   }

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import { isTokenRecord } from './token-set';
-import type { WpsTokenRecord } from './types';
+import type { WpsSessionData, WpsTokenRecord } from './types';
 
 type SaveFn = Session['save'];
 
@@ -9,6 +9,16 @@ type SaveFn = Session['save'];
 const OWN_SAVE = Symbol('express-wps-oauth.ownSave');
 
 type Shadowed = Session & { [OWN_SAVE]?: SaveFn };
+
+/**
+ * The session's `wps` object, created when missing. Sessions come from a store: a value that is not a plain object
+ * (corrupted, or written by something else) is replaced rather than trusted.
+ */
+export function wpsDataOf(session: Partial<SessionData>): WpsSessionData {
+  const data = session.wps;
+  if (typeof data === 'object' && data !== null && !Array.isArray(data)) return data;
+  return (session.wps = {});
+}
 
 /** Persist the session now (before a redirect): through the session guard when there is one. */
 export function saveSession(session: Session): Promise<void> {

@@ -12,9 +12,27 @@ function sameState(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** Whether `value` is a well-formed pending login (sessions come from a store: never trust their shape). */
+function isPendingLogin(value: unknown): value is PendingLogin {
+  const p = value as PendingLogin | null | undefined;
+  return (
+    typeof p === 'object' &&
+    p !== null &&
+    typeof p.state === 'string' &&
+    typeof p.returnTo === 'string' &&
+    typeof p.createdAt === 'number'
+  );
+}
+
+/** The well-formed pending logins of `data`, whatever the store handed back. */
+function pendingOf(data: WpsSessionData | undefined): PendingLogin[] {
+  const pending: unknown = data?.pending;
+  return Array.isArray(pending) ? pending.filter(isPendingLogin) : [];
+}
+
 /** Record a started login; drops expired ones and, past `max`, the oldest. */
 export function addPendingLogin(data: WpsSessionData, login: PendingLogin, max: number, ttlMs: number): void {
-  const live = (data.pending ?? []).filter((p) => login.createdAt - p.createdAt < ttlMs);
+  const live = pendingOf(data).filter((p) => login.createdAt - p.createdAt < ttlMs);
   live.push(login);
   data.pending = live.slice(-max);
 }
@@ -29,13 +47,11 @@ export function takePendingLogin(
   now: number,
   ttlMs: number,
 ): PendingLogin | undefined {
-  const pending = data?.pending;
-  if (data === undefined || pending === undefined) return undefined;
+  if (typeof data !== 'object' || data === null || data.pending === undefined) return undefined;
   let match: PendingLogin | undefined;
   const rest: PendingLogin[] = [];
-  for (const p of pending) {
-    const isMatch = typeof p?.state === 'string' && sameState(p.state, state);
-    if (isMatch) match = p;
+  for (const p of pendingOf(data)) {
+    if (sameState(p.state, state)) match = p;
     else if (now - p.createdAt < ttlMs) rest.push(p);
   }
   if (rest.length > 0) data.pending = rest;

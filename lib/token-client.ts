@@ -6,13 +6,11 @@ import { parseSeconds, type TokenResponse } from './token-set';
 const FORM = 'application/x-www-form-urlencoded';
 const ERRNO = /^[A-Z][A-Z0-9_]{1,40}$/;
 
-/** Replace every occurrence of a secret value in `text` (WPS might echo what it was sent). */
-function redact(text: string | undefined, secrets: readonly string[]): string | undefined {
-  if (text === undefined) return undefined;
-  let out = text;
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
-  return out;
-}
+/** What {@link TokenClient} reads from the configuration (the app client has no `redirectUri`: it passes `''`). */
+export type TokenClientConfig = Pick<
+  ResolvedConfig,
+  'clientId' | 'clientSecret' | 'redirectUri' | 'baseUrl' | 'timeoutMs' | 'maxResponseBytes'
+>;
 
 /**
  * All HTTP to WPS's token endpoint. Every failure becomes a {@link WpsAuthError}; the axios error (whose
@@ -21,7 +19,7 @@ function redact(text: string | undefined, secrets: readonly string[]): string | 
 export class TokenClient {
   private readonly http: AxiosInstance;
 
-  constructor(private readonly config: ResolvedConfig) {
+  constructor(private readonly config: TokenClientConfig) {
     this.http = axios.create({
       baseURL: config.baseUrl,
       timeout: config.timeoutMs,
@@ -52,6 +50,13 @@ export class TokenClient {
     const { clientId, clientSecret } = this.config;
     const form = { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId, client_secret: clientSecret };
     return this.post(form, 'token refresh', [clientSecret, refreshToken]);
+  }
+
+  /** Ask for an app access token (`client_credentials`: no user, no refresh token). */
+  clientCredentials(): Promise<TokenResponse> {
+    const { clientId, clientSecret } = this.config;
+    const form = { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret };
+    return this.post(form, 'app token request', [clientSecret]);
   }
 
   private async post(form: Record<string, string>, what: string, secrets: string[]): Promise<TokenResponse> {
@@ -105,7 +110,8 @@ export function parseTokenResponse(status: number, raw: unknown, what: string, s
   }
   const body = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
   const wpsCode = typeof body?.code === 'number' ? body.code : parseSeconds(body?.code);
-  const wpsMsg = redact(cleanExternalText(body?.msg), secrets);
+  // WPS might echo what it was sent: secrets are redacted inside cleanExternalText, before its length cut.
+  const wpsMsg = cleanExternalText(body?.msg, 200, secrets);
   const details = { ...(wpsCode !== undefined && { wpsCode }), ...(wpsMsg !== undefined && { wpsMsg }) };
 
   if (status >= 500 || status === 429) {

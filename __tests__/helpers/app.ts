@@ -72,6 +72,12 @@ export function createTestApp(fake: FakeWps, options: WpsAuthOptions = {}): Test
     if (tokens) tokens.expiresAt = Date.now() + Number(req.query.in ?? -1000);
     res.json({ expiresAt: tokens?.expiresAt ?? null });
   });
+  /** Put a value no sane code would write into the session, as a corrupted or foreign store entry would. */
+  app.post('/test/corrupt', (req, res) => {
+    const corrupt: Record<string, unknown> = { string: 'x', number: 42, array: [1], nullTokens: { tokens: null } };
+    (req.session as unknown as Record<string, unknown>).wps = corrupt[String(req.query.as)];
+    res.json({ ok: true });
+  });
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     errors.push(err);
     const e = err as { code?: string; status?: number; message?: string };

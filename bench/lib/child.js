@@ -1,0 +1,115 @@
+'use strict';
+
+const { fork } = require('node:child_process');
+const path = require('node:path');
+
+const SERVERS = path.join(__dirname, '..', 'servers');
+const KEEP_OUTPUT = 16 * 1024;
+const DIST_MISSING = /Cannot find module '[^']*[/\\]dist[/\\]/;
+
+/** A bench server in its own process (see servers/common.js), driven over IPC. */
+class ServerProcess {
+  /**
+   * Fork `servers/<script>` and wait until it listens.
+   * @param {string} script file name under bench/servers, or an absolute path
+   * @param {string[]} args CLI arguments for the server
+   * @param {{ execArgv?: string[], timeoutMs?: number }} options
+   */
+  static async start(script, args = [], options = {}) {
+    for (let attempt = 1; ; attempt++) {
+      const child = fork(path.resolve(SERVERS, script), args, {
+        execArgv: options.execArgv ?? [],
+        silent: true,
+      });
+      const server = new ServerProcess(child, `${script} ${args.join(' ')}`.trim());
+      try {
+        server.port = await server.waitReady(options.timeoutMs ?? 30_000);
+        server.origin = `http://127.0.0.1:${server.port}`;
+        return server;
+      } catch (err) {
+        // In a shared checkout another `npm run build` may be rewriting dist/ (it starts with rm -rf): wait it out.
+        if (attempt >= 10 || !DIST_MISSING.test(server.output)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+
+  constructor(child, label) {
+    this.child = child;
+    this.label = label;
+    this.output = '';
+    this.nextId = 1;
+    this.pending = new Map();
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const keep = (chunk) => {
+      this.output = (this.output + chunk.toString()).slice(-KEEP_OUTPUT);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('message', (msg) => {
+      const waiter = this.pending.get(msg.id);
+      if (waiter === undefined) return;
+      this.pending.delete(msg.id);
+      if (msg.error !== undefined) waiter.reject(new Error(`${this.label}: ${msg.error}`));
+      else waiter.resolve(msg.result);
+    });
+    child.once('exit', (code, signal) => {
+      for (const waiter of this.pending.values()) {
+        waiter.reject(new Error(`${this.label} exited (${code ?? signal}) during a command\n${this.output}`));
+      }
+      this.pending.clear();
+    });
+  }
+
+  waitReady(timeoutMs) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`${this.label} did not start within ${timeoutMs} ms`)), timeoutMs);
+      const onMessage = (msg) => {
+        if (msg.type !== 'ready') return;
+        cleanup();
+        resolve(msg.port);
+      };
+      const onExit = (code, signal) => fail(new Error(`${this.label} exited (${code ?? signal}) before listening`));
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        this.child.off('exit', onExit);
+      };
+      const fail = (err) => {
+        cleanup();
+        err.message += `\n--- output of ${this.label} ---\n${this.output}`;
+        reject(err);
+      };
+      this.child.on('message', onMessage);
+      this.child.once('exit', onExit);
+    });
+  }
+
+  /** Run a server command (`login`, or one the server script defines) and resolve to its result. */
+  call(cmd, arg, timeoutMs = 60_000) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${this.label}: ${cmd} took over ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (v) => (clearTimeout(timer), resolve(v)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+      this.child.send({ id, cmd, arg });
+    });
+  }
+
+  /** Ask the server to exit; kill this one child by its pid if it does not within 5 s. */
+  async stop() {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
+    if (this.child.connected) this.child.send({ cmd: 'stop' });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    const result = await this.exited;
+    clearTimeout(timer);
+    return result;
+  }
+}
+
+module.exports = { ServerProcess };

@@ -1,0 +1,43 @@
+'use strict';
+
+// Variant "baseline": express-session and the JSON route, no auth check at all. With a second argument "sized",
+// the signed-in session carries as much data as express-wps-oauth's (a token pair and a user, ~440 bytes of
+// JSON), to separate what a bigger session costs express-session from what our middleware costs.
+const { randomBytes } = require('node:crypto');
+const { Browser } = require('../lib/browser');
+const { loadExpress, sessionMiddleware, start, tinyJson } = require('./common');
+
+function sizedPayload() {
+  const now = Date.now();
+  return {
+    tokens: {
+      accessToken: randomBytes(38).toString('base64url'),
+      tokenType: 'bearer',
+      expiresAt: now + 7200_000,
+      rev: 1,
+      refreshToken: randomBytes(38).toString('base64url'),
+      refreshExpiresAt: now + 2_592_000_000,
+    },
+    user: { id: 'bench-user-1', name: 'Bench User', avatar: 'https://example.invalid/avatar.png', companyId: 'bench-co-1' },
+  };
+}
+
+start(async (origin) => {
+  const express = loadExpress(process.argv[2]);
+  const sized = process.argv[3] === 'sized';
+  const app = express();
+  app.use(sessionMiddleware());
+  app.get('/login', (req, res) => {
+    if (sized) req.session.data = sizedPayload();
+    else req.session.user = { id: 'bench-user-1', name: 'Bench User' };
+    res.json({ ok: true });
+  });
+  app.get('/api', tinyJson);
+
+  async function login() {
+    const browser = new Browser();
+    await browser.go(`${origin}/login`);
+    return browser.cookieHeader(origin);
+  }
+  return { app, login };
+});
