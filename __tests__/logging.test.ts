@@ -101,8 +101,11 @@ describe('a full login, refresh and logout', () => {
   it('logs each step once, at debug level, through the logger option', () => {
     expect(t.logger.lines).toEqual([
       expect.stringMatching(/^debug express-wps-oauth: login: redirecting to WPS \{"pending":1\}$/),
+      expect.stringMatching(/^debug express-wps-oauth: callback: code exchanged \{"ms":\d+\}$/),
       expect.stringMatching(/^debug express-wps-oauth: callback: signed in \{"ms":\d+\}$/),
+      expect.stringMatching(/^debug express-wps-oauth: refresh lock acquired \{"rev":1\}$/),
       expect.stringMatching(/^debug express-wps-oauth: refreshed access token \{"ms":\d+,"rev":2\}$/),
+      expect.stringMatching(/^debug express-wps-oauth: refresh lock released \{\}$/),
       expect.stringMatching(/^debug express-wps-oauth: logged out \{\}$/),
     ]);
   });
@@ -110,8 +113,11 @@ describe('a full login, refresh and logout', () => {
   it('traces the same steps under DEBUG=express-wps-oauth', () => {
     expect(trace).toEqual([
       expect.stringMatching(/^express-wps-oauth debug login: redirecting to WPS \{ pending: 1 \}$/),
+      expect.stringMatching(/^express-wps-oauth debug callback: code exchanged \{ ms: \d+ \}$/),
       expect.stringMatching(/^express-wps-oauth debug callback: signed in \{ ms: \d+ \}$/),
+      expect.stringMatching(/^express-wps-oauth debug refresh lock acquired \{ rev: 1 \}$/),
       expect.stringMatching(/^express-wps-oauth debug refreshed access token \{ ms: \d+, rev: 2 \}$/),
+      expect.stringMatching(/^express-wps-oauth debug refresh lock released \{\}$/),
       expect.stringMatching(/^express-wps-oauth debug logged out \{\}$/),
     ]);
   });

@@ -103,14 +103,19 @@ export class Refresher {
     for (;;) {
       const lease = await this.locks.tryAcquire(sid);
       if (lease !== null) {
+        this.log.debug('refresh lock acquired', { rev: tokens.rev });
         try {
           return await this.refreshHoldingLock(req, tokens);
         } finally {
           await this.locks.release(lease);
+          this.log.debug('refresh lock released');
         }
       }
       const stored = await readStoredTokens(req);
-      if (isNewer(stored, tokens) && this.isFresh(stored)) return { kind: 'fresh', record: stored };
+      if (isNewer(stored, tokens) && this.isFresh(stored)) {
+        this.log.debug('another request or instance refreshed; using its tokens', { rev: stored.rev });
+        return { kind: 'fresh', record: stored };
+      }
       if (Date.now() >= deadline) {
         return {
           kind: 'transient',
