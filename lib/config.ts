@@ -2,6 +2,7 @@ import Joi from 'joi';
 import { createMemoryRefreshLock } from './refresh-lock';
 import type { RefreshLock, UnauthenticatedMode, WpsAppClientOptions, WpsAuthOptions, WpsLogger } from './types';
 import { silentLogger } from './logger';
+import { deriveTokenKey, MIN_KEY_CHARS } from './token-crypto';
 
 /** Everything `wpsAuth` needs, resolved once at factory time. Internal. */
 export interface ResolvedConfig {
@@ -33,6 +34,8 @@ export interface ResolvedConfig {
   /** Sign `req.wps.api` requests with KSO-1. */
   signRequests: boolean;
   afterLogin: WpsAuthOptions['afterLogin'];
+  /** The AES-256 keys for tokens at rest, derived: the first seals, all open. `undefined`: stored in the clear. */
+  tokenKeys: Buffer[] | undefined;
 }
 
 const SCOPE_NAME = /^[A-Za-z0-9_.:-]+$/;
@@ -42,6 +45,26 @@ const routePath = Joi.alternatives(Joi.string().pattern(/^\/[^?#\s]*$/), Joi.boo
 });
 const SCOPE_MESSAGE = '{{#label}} must be scope names such as kso.user_base.read (an array, or comma-separated)';
 const fn = Joi.function();
+
+const KEY_TYPE = '{{#label}} must be a string of at least 32 characters, a 32-byte Buffer, or an array of these';
+const encryptionKey = Joi.any()
+  .custom((value: unknown, helpers) => {
+    if (typeof value === 'string') return value.length >= MIN_KEY_CHARS ? value : helpers.error('key.short');
+    if (Buffer.isBuffer(value)) return value.length === 32 ? value : helpers.error('key.bytes');
+    return helpers.error('key.type');
+  })
+  .messages({
+    'key.short': `{{#label}} must be at least ${MIN_KEY_CHARS} characters long (a random key, not a password)`,
+    'key.bytes': '{{#label}} must be exactly 32 bytes when it is a Buffer',
+    'key.type': KEY_TYPE,
+  });
+const tokenEncryptionKey = Joi.alternatives().conditional(Joi.array(), {
+  then: Joi.array()
+    .items(encryptionKey.messages({ 'key.type': '{{#label}} must be a string of at least 32 characters or a 32-byte Buffer' }))
+    .min(1)
+    .messages({ 'array.min': '{{#label}} must hold at least one key' }),
+  otherwise: encryptionKey,
+});
 
 // Rules shared by wpsAuth() and createWpsAppClient().
 const clientId = Joi.string().trim().min(1).required().messages({
@@ -103,6 +126,7 @@ const schema = Joi.object({
   fetchUser: Joi.boolean(),
   signRequests,
   afterLogin: fn.messages({ 'object.base': '{{#label}} must be a function: (req, login) => user or nothing' }),
+  tokenEncryptionKey,
 });
 
 const appClientSchema = Joi.object({ clientId, clientSecret, baseUrl, timeoutMs, refreshSkewSeconds, maxResponseBytes, signRequests });
@@ -173,8 +197,10 @@ export function resolveConfig(options: WpsAuthOptions | undefined, env: NodeJS.P
   if (input.redirectUri === undefined && env.WPS_REDIRECT_URI) input.redirectUri = env.WPS_REDIRECT_URI;
 
   const v = validate<
-    Required<Omit<WpsAuthOptions, 'refreshLock' | 'logger' | 'scope' | 'fetchUser' | 'afterLogin'>> &
-      Pick<WpsAuthOptions, 'refreshLock' | 'logger' | 'fetchUser' | 'afterLogin'> & { scope: string | string[] }
+    Required<Omit<WpsAuthOptions, 'refreshLock' | 'logger' | 'scope' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey'>> &
+      Pick<WpsAuthOptions, 'refreshLock' | 'logger' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey'> & {
+        scope: string | string[];
+      }
   >(schema, input, 'wpsAuth');
 
   const baseUrl = v.baseUrl.replace(/\/+$/, '');
@@ -203,5 +229,9 @@ export function resolveConfig(options: WpsAuthOptions | undefined, env: NodeJS.P
     fetchUser: v.fetchUser ?? scopes.includes('kso.user_base.read'),
     signRequests: v.signRequests,
     afterLogin: v.afterLogin,
+    tokenKeys:
+      v.tokenEncryptionKey === undefined
+        ? undefined
+        : (Array.isArray(v.tokenEncryptionKey) ? v.tokenEncryptionKey : [v.tokenEncryptionKey]).map(deriveTokenKey),
   };
 }

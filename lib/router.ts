@@ -6,9 +6,11 @@ import { createLog } from './logger';
 import { calledAsMiddleware, handleAsync } from './misuse';
 import { Refresher } from './refresh';
 import { safeReturnTo } from './return-to';
+import { SealedSessions } from './sealed-store';
 import { regenerateSession, saveSession, wpsDataOf } from './session';
 import { addPendingLogin, newState, takePendingLogin } from './state';
 import { TokenClient } from './token-client';
+import { TokenSealer } from './token-crypto';
 import { toTokenRecord } from './token-set';
 import type { WpsAuthOptions } from './types';
 import { afterCodeExchange } from './user';
@@ -92,6 +94,7 @@ function routes(config: ResolvedConfig, runtime: Runtime) {
 
     const started = Date.now();
     const tokenResponse = await client.exchangeCode(code);
+    log.debug('callback: code exchanged', { ms: Date.now() - started });
     const record = toTokenRecord(tokenResponse, Date.now());
     const user = await afterCodeExchange(req, config, log, record);
     const otherTabs = req.session.wps?.pending;
@@ -146,7 +149,7 @@ export function wpsAuth(options?: WpsAuthOptions): RequestHandler {
   const handlers = routes(config, runtime);
   const { callbackPath, loginPath, logoutPath } = config;
 
-  return function wpsAuthMiddleware(req: Request, res: Response, next: NextFunction): void {
+  function wpsAuthMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (req.session === undefined) {
       next(new WpsAuthError('misconfigured', NO_SESSION));
       return;
@@ -162,5 +165,13 @@ export function wpsAuth(options?: WpsAuthOptions): RequestHandler {
       if (method !== 'POST' && isPath(url, loginPath)) return handlers.login(req, res, next);
     }
     next();
+  }
+  if (config.tokenKeys === undefined) return wpsAuthMiddleware;
+
+  const sealed = new SealedSessions(new TokenSealer(config.tokenKeys), log);
+  return function wpsAuthSealedMiddleware(req: Request, res: Response, next: NextFunction): void {
+    const err = req.session === undefined ? undefined : sealed.prepare(req);
+    if (err !== undefined) return next(err);
+    wpsAuthMiddleware(req, res, next);
   };
 }

@@ -143,6 +143,17 @@ export interface WpsAuthOptions {
    * }
    */
   afterLogin?: (req: Request, login: WpsLoginInfo) => WpsAfterLoginResult | Promise<WpsAfterLoginResult>;
+  /**
+   * Encrypt the token record in the session store (AES-256-GCM, bound to the session id), so that a dump of the
+   * store shows no access or refresh token. A string (at least 32 random characters) is stretched with
+   * HKDF-SHA256; a Buffer must be exactly 32 bytes and is used as is. Pass a list to rotate keys: the first one
+   * encrypts, every one decrypts. A record that no key opens counts as signed out. Works with any
+   * express-session store. Only the token record is encrypted: the user profile and pending logins stay readable.
+   * @default none (tokens are stored as they are)
+   * @example
+   * tokenEncryptionKey: [process.env.WPS_TOKEN_KEY!, process.env.WPS_TOKEN_KEY_OLD!] // new key first
+   */
+  tokenEncryptionKey?: string | Buffer | Array<string | Buffer>;
 }
 
 /**
