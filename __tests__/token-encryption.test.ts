@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { RedisStore } from 'connect-redis';
-import express, { type ErrorRequestHandler } from 'express';
-import session, { MemoryStore, type Store } from 'express-session';
+import { MemoryStore, type Store } from 'express-session';
 import request from 'supertest';
 import { requireWpsToken, wpsAuth, type WpsAuthOptions, type WpsTokenRecord } from '../lib';
 import { resolveConfig } from '../lib/config';
 import { deriveTokenKey, TokenSealer } from '../lib/token-crypto';
 import { startFakeWps, type FakeWps } from '../lib/testing';
-import { authorize, CLIENT_ID, CLIENT_SECRET, createTestApp, memoryLogger, REDIRECT_URI, type TestApp } from './helpers/app';
+import { authorize, CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signIn, type TestApp } from './helpers/app';
 import { connectRedis, deleteKeys, describeRedis, uniquePrefix, type Redis } from './redis/helpers';
 
 const KEY = randomBytes(32).toString('base64');
@@ -322,19 +321,13 @@ describe('TokenSealer', () => {
 
 describe('tokenEncryptionKey: several wpsAuth() on one store', () => {
   function twoInstances(a: WpsAuthOptions['tokenEncryptionKey'], b: WpsAuthOptions['tokenEncryptionKey']) {
-    const app = express();
-    const store = new MemoryStore();
     const base = { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: REDIRECT_URI, baseUrl: fake.url };
-    app.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, store }));
-    app.use(wpsAuth({ ...base, tokenEncryptionKey: a }));
-    app.use('/b', wpsAuth({ ...base, tokenEncryptionKey: b, loginPath: false, logoutPath: false }));
-    app.get('/b/api', requireWpsToken({ unauthenticated: 'error' }), (req, res) => res.json({ token: req.wps.accessToken }));
-    const onError: ErrorRequestHandler = (err, _req, res, _next) => {
-      const e = err as { code?: string; status?: number; message?: string };
-      res.status(e.status ?? 500).json({ code: e.code, message: e.message });
-    };
-    app.use(onError);
-    return { app, store };
+    return createTestApp(fake, { tokenEncryptionKey: a }, {
+      routes: (app) => {
+        app.use('/b', wpsAuth({ ...base, tokenEncryptionKey: b, loginPath: false, logoutPath: false }));
+        app.get('/b/api', requireWpsToken({ unauthenticated: 'error' }), (req, res) => res.json({ token: req.wps.accessToken }));
+      },
+    });
   }
 
   it('wraps the store once when they share the keys', async () => {
@@ -353,6 +346,7 @@ describe('tokenEncryptionKey: several wpsAuth() on one store', () => {
     const res = await request(app).get('/b/api').expect(500);
     expect(res.body).toEqual({
       code: 'misconfigured',
+      status: 500,
       message:
         'express-wps-oauth: another wpsAuth() already encrypts the tokens in this session store with other keys. ' +
         'Give every wpsAuth() that shares a session store the same tokenEncryptionKey list.',
@@ -410,34 +404,18 @@ describeRedis('tokenEncryptionKey with connect-redis', () => {
   });
 
   it('leaves no token in the Redis value, through login, a protected route and a refresh', async () => {
-    const app = express();
-    const logger = memoryLogger();
     const store = new RedisStore({ client: redis, prefix: `${prefix}sess:` });
-    app.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, store }));
-    app.use(
-      wpsAuth({
-        clientId: CLIENT_ID,
-        clientSecret: CLIENT_SECRET,
-        redirectUri: REDIRECT_URI,
-        baseUrl: fake.url,
-        logger,
-        tokenEncryptionKey: KEY,
-      }),
-    );
-    app.get('/api', requireWpsToken({ unauthenticated: 'error' }), (req, res) => {
-      res.json({ sid: req.sessionID, token: req.wps.accessToken, refresh: req.session.wps?.tokens?.refreshToken });
-    });
-    app.post('/expire', (req, res) => {
-      const tokens = req.session.wps?.tokens as WpsTokenRecord;
-      tokens.expiresAt = Date.now() - 1000;
-      res.json({});
-    });
-    const agent = request.agent(app);
-    const { callback } = await authorize(agent);
-    await agent.get(callback).expect(302);
-    const first = (await agent.get('/api').expect(200)).body as { sid: string; token: string; refresh: string };
-    await agent.post('/expire').expect(200);
-    const second = (await agent.get('/api').expect(200)).body as { sid: string; token: string; refresh: string };
+    const t = createTestApp(fake, { tokenEncryptionKey: KEY }, { store });
+    const agent = request.agent(t.app);
+    await signIn(agent);
+    const seen = async () => {
+      const { id, wps } = (await agent.get('/test/session').expect(200)).body as { id: string; wps: { tokens: WpsTokenRecord } };
+      return { sid: id, token: wps.tokens.accessToken, refresh: wps.tokens.refreshToken as string };
+    };
+    const first = await seen();
+    await agent.post('/test/expire').expect(200);
+    await agent.get('/protected').expect(200);
+    const second = await seen();
     expect(second.token).not.toBe(first.token);
 
     const value = (await redis.get(`${prefix}sess:${first.sid}`)) ?? '';
@@ -446,6 +424,6 @@ describeRedis('tokenEncryptionKey with connect-redis', () => {
     expect(direct.wps.tokens).toMatch(/^wpsenc:v1:/);
     expect(value).toMatch(/"tokens":"wpsenc:v1:/);
     for (const secret of [first.token, first.refresh, second.token, second.refresh]) expect(value).not.toContain(secret);
-    expect(logger.lines.filter((l) => l.startsWith('warn '))).toEqual([]);
+    expect(t.logger.lines.filter((l) => l.startsWith('warn '))).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import express, { type ErrorRequestHandler } from 'express';
-import session, { MemoryStore } from 'express-session';
+import session, { MemoryStore, type Store } from 'express-session';
 import request from 'supertest';
 import { requireWpsToken, wpsAuth, type WpsAuthOptions, type WpsLogger } from '../../lib';
 import type { FakeWps } from '../../lib/testing';
@@ -17,9 +17,9 @@ export function memoryLogger(): WpsLogger & { lines: string[] } {
   return { lines, debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
 }
 
-export interface TestApp {
+export interface TestApp<S extends Store = MemoryStore> {
   app: express.Express;
-  store: MemoryStore;
+  store: S;
   logger: ReturnType<typeof memoryLogger>;
   /** Every error that reached the app's error handler. */
   errors: unknown[];
@@ -29,12 +29,25 @@ export interface TestApp {
  * A real app, as a user would write it, plus inspection routes (`/test/*`) and a JSON error handler — the same
  * shape as express-openid-connect's test fixture.
  */
-export function createTestApp(fake: FakeWps, options: WpsAuthOptions = {}): TestApp {
+/** How a test wants the app's session set up, and routes of its own (mounted before the error handler). */
+export interface TestAppSetup<S extends Store> {
+  /** @default a new MemoryStore */
+  store?: S;
+  /** @default false */
+  resave?: boolean;
+  routes?: (app: express.Express) => void;
+}
+
+export function createTestApp<S extends Store = MemoryStore>(
+  fake: FakeWps,
+  options: WpsAuthOptions = {},
+  setup: TestAppSetup<S> = {},
+): TestApp<S> {
   const app = express();
-  const store = new MemoryStore();
+  const store = setup.store ?? (new MemoryStore() as unknown as S);
   const logger = memoryLogger();
   const errors: unknown[] = [];
-  app.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, store }));
+  app.use(session({ secret: 'test-session-secret', resave: setup.resave ?? false, saveUninitialized: false, store }));
   app.use(
     wpsAuth({
       clientId: CLIENT_ID,
@@ -78,6 +91,7 @@ export function createTestApp(fake: FakeWps, options: WpsAuthOptions = {}): Test
     (req.session as unknown as Record<string, unknown>).wps = corrupt[String(req.query.as)];
     res.json({ ok: true });
   });
+  setup.routes?.(app);
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     errors.push(err);
     const e = err as { code?: string; status?: number; message?: string };

@@ -1,10 +1,10 @@
-import express, { type ErrorRequestHandler } from 'express';
-import session, { MemoryStore, type SessionData } from 'express-session';
+import type express from 'express';
+import { MemoryStore, type SessionData } from 'express-session';
 import request from 'supertest';
-import { createMemoryRefreshLock, requireWpsToken, wpsAuth, type RefreshLock, type WpsTokenRecord } from '../../lib';
+import { createMemoryRefreshLock, type RefreshLock, type WpsTokenRecord } from '../../lib';
 import { regenerateSession, saveSession } from '../../lib/session';
 import { startFakeWps, type FakeWps } from '../../lib/testing';
-import { CLIENT_ID, CLIENT_SECRET, memoryLogger, REDIRECT_URI, signIn } from '../helpers/app';
+import { CLIENT_ID, CLIENT_SECRET, createTestApp, memoryLogger, signIn } from '../helpers/app';
 import { FIRST_JEST_PROJECT } from './helpers';
 
 // These run without Redis: the session guard and the refresh lock's fallback work the same on any store.
@@ -55,80 +55,51 @@ interface Harness {
 }
 
 function harness(fake: FakeWps, options: { resave?: boolean; timeoutMs?: number } = {}): Harness {
-  const app = express();
-  const store = new CountingStore();
   const lock = countingLock();
-  const logger = memoryLogger();
   let enter = () => {};
   let release = () => {};
-  const h: Harness = {
-    app,
-    store,
-    lock,
-    logger,
-    gate: { entered: Promise.resolve(), open: () => release() },
-  };
   const armed = new Promise<void>((resolve) => (release = resolve));
   openGates.push(() => release());
-  h.gate.entered = new Promise<void>((resolve) => (enter = resolve));
+  const entered = new Promise<void>((resolve) => (enter = resolve));
 
-  app.use(session({ secret: 'stale-writes', resave: options.resave ?? false, saveUninitialized: false, store }));
-  app.use(
-    wpsAuth({
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      redirectUri: REDIRECT_URI,
-      baseUrl: fake.url,
-      refreshLock: lock,
-      logger,
-      ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
-    }),
-  );
-  app.get('/protected', requireWpsToken({ unauthenticated: 'error' }), (req, res) => {
-    res.json({ token: req.wps.accessToken });
-  });
-  app.get('/touch', (req, res) => {
-    req.session.hits = (req.session.hits ?? 0) + 1;
-    res.json({ hits: req.session.hits });
-  });
-  // Loads the session now, answers (and so saves) when the test opens the gate.
-  app.get('/slow-touch', (req, res) => {
-    req.session.hits = (req.session.hits ?? 0) + 1;
-    enter();
-    void armed.then(() => res.json({ rev: req.session.wps?.tokens?.rev }));
-  });
-  app.get('/slow-read', (req, res) => {
-    enter();
-    void armed.then(() => res.json({ rev: req.session.wps?.tokens?.rev }));
-  });
-  app.get('/test/sid', (req, res) => {
-    res.json({ sid: req.sessionID });
-  });
-  app.post('/test/expire', (req, res) => {
-    const tokens = req.session.wps?.tokens;
-    if (tokens) tokens.expiresAt = Date.now() - 1000;
-    res.json({ expired: tokens !== undefined });
-  });
-  // Signs in again under a new session id, then a sibling stores a newer record under that id before we answer.
-  app.get('/test/regenerate-race', async (req, res, next) => {
-    try {
-      const tokens = req.session.wps?.tokens as WpsTokenRecord;
-      await regenerateSession(req);
-      req.session.wps = { tokens: { ...tokens, rev: 1 } };
-      await saveSession(req.session);
-      const newer: WpsTokenRecord = { ...tokens, accessToken: 'sibling-access-token', rev: 2 };
-      await new Promise((r) => store.set(req.sessionID, { cookie: req.session.cookie, wps: { tokens: newer } }, r));
-      req.session.marker = 'written at the end of this request';
-      res.json({ sid: req.sessionID });
-    } catch (err) {
-      next(err);
-    }
-  });
-  const onError: ErrorRequestHandler = (err: { code?: string; status?: number }, _req, res, _next) => {
-    res.status(err.status ?? 500).json({ code: err.code });
+  const routes = (app: express.Express) => {
+    app.get('/touch', (req, res) => {
+      req.session.hits = (req.session.hits ?? 0) + 1;
+      res.json({ hits: req.session.hits });
+    });
+    // Loads the session now, answers (and so saves) when the test opens the gate.
+    app.get('/slow-touch', (req, res) => {
+      req.session.hits = (req.session.hits ?? 0) + 1;
+      enter();
+      void armed.then(() => res.json({ rev: req.session.wps?.tokens?.rev }));
+    });
+    app.get('/slow-read', (req, res) => {
+      enter();
+      void armed.then(() => res.json({ rev: req.session.wps?.tokens?.rev }));
+    });
+    // Signs in again under a new session id, then a sibling stores a newer record under that id before we answer.
+    app.get('/test/regenerate-race', async (req, res, next) => {
+      try {
+        const tokens = req.session.wps?.tokens as WpsTokenRecord;
+        await regenerateSession(req);
+        req.session.wps = { tokens: { ...tokens, rev: 1 } };
+        await saveSession(req.session);
+        const newer: WpsTokenRecord = { ...tokens, accessToken: 'sibling-access-token', rev: 2 };
+        await new Promise((r) => store.set(req.sessionID, { cookie: req.session.cookie, wps: { tokens: newer } }, r));
+        req.session.marker = 'written at the end of this request';
+        res.json({ sid: req.sessionID });
+      } catch (err) {
+        next(err);
+      }
+    });
   };
-  app.use(onError);
-  return h;
+  const store = new CountingStore();
+  const t = createTestApp(
+    fake,
+    { refreshLock: lock, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) },
+    { store, resave: options.resave ?? false, routes },
+  );
+  return { app: t.app, store, lock, logger: t.logger, gate: { entered, open: () => release() } };
 }
 
 declare module 'express-session' {
@@ -181,7 +152,7 @@ beforeEach(() => {
 async function signedIn(h: Harness): Promise<{ agent: Agent; sid: string }> {
   const agent = request.agent(h.app);
   await signIn(agent);
-  const sid = (await agent.get('/test/sid').expect(200)).body.sid as string;
+  const sid = (await agent.get('/test/session').expect(200)).body.id as string;
   return { agent, sid };
 }
 
@@ -263,7 +234,7 @@ describe('a request that loaded the session before a refresh and saves after it'
     const newer = await siblingRefreshes(fake, h.store, sid);
     const res = await pending;
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ token: newer.accessToken });
+    expect(res.body).toEqual({ token: newer.accessToken, expiresAt: new Date(newer.expiresAt).toISOString() });
     expect(fake.tokenRequests()).toEqual([]);
     await h.lock.inner.release(sid, owner);
   });
@@ -287,7 +258,7 @@ describe('a request that loaded the session before a refresh and saves after it'
     const newer = await siblingRefreshes(fake, h.store, sid);
     const res = await pending;
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ token: newer.accessToken });
+    expect(res.body).toEqual({ token: newer.accessToken, expiresAt: new Date(newer.expiresAt).toISOString() });
     expect((await storedTokens(h.store, sid))?.rev).toBe(newer.rev);
   });
 
@@ -306,7 +277,11 @@ describe('a request that loaded the session before a refresh and saves after it'
     const waited = Date.now() - started;
 
     expect(token.status).toBe(504);
-    expect(token.body).toEqual({ code: 'wps_timeout' });
+    expect(token.body).toEqual({
+      code: 'wps_timeout',
+      status: 504,
+      message: 'Timed out waiting for another instance to refresh the WPS token',
+    });
     expect(touch.status).toBe(200);
     expect(waited).toBeGreaterThanOrEqual(ttlMs);
     expect(waited).toBeLessThan(ttlMs + timeoutMs + 1000);
