@@ -10,6 +10,7 @@ import { WpsApiError } from './api-error';
 import type { ResolvedConfig } from './config';
 import { cleanExternalText } from './errors';
 import { signKso1, type KsoCredentials } from './signing';
+import { classifyTransportFailure } from './transport-failure';
 
 /** Where the API's bearer tokens come from: the user's session, or the app client's cache. Internal. */
 export interface TokenSource {
@@ -58,7 +59,6 @@ interface Where {
   path: string;
 }
 
-const ERRNO = /^[A-Z][A-Z0-9_]{1,40}$/;
 const httpAdapter = axios.getAdapter('http');
 
 function isStream(data: unknown): data is { destroy(): void; pipe: unknown } {
@@ -242,18 +242,21 @@ function discard(res: AxiosResponse): void {
 function transportError(err: unknown, where: Where, config: InternalAxiosRequestConfig, timedOut: boolean): Error {
   const { method, path } = where;
   if (axios.isCancel(err) && !timedOut) return new CanceledError(undefined, config);
-  const e = err as { code?: unknown; message?: unknown };
-  const errno = typeof e.code === 'string' && ERRNO.test(e.code) ? e.code : undefined;
-  if (timedOut || errno === 'ECONNABORTED' || errno === 'ETIMEDOUT') {
-    const ms = config.timeout ?? 0;
-    return new WpsApiError('wps_timeout', `WPS did not answer ${method} ${path} within ${ms} ms`, where);
+  const failure = classifyTransportFailure(err, timedOut);
+  switch (failure.kind) {
+    case 'timeout':
+      return new WpsApiError('wps_timeout', `WPS did not answer ${method} ${path} within ${config.timeout ?? 0} ms`, where);
+    case 'too_large':
+      return new WpsApiError(
+        'wps_unavailable',
+        `WPS answered ${method} ${path} with a body over ${String(config.maxContentLength)} bytes (maxResponseBytes); it was refused`,
+        where,
+      );
+    case 'unreachable':
+      return new WpsApiError(
+        'wps_unavailable',
+        `WPS could not be reached for ${method} ${path} (${failure.errno ?? 'network error'})`,
+        where,
+      );
   }
-  if (typeof e.message === 'string' && e.message.includes('maxContentLength')) {
-    return new WpsApiError(
-      'wps_unavailable',
-      `WPS answered ${method} ${path} with a body over ${String(config.maxContentLength)} bytes (maxResponseBytes); it was refused`,
-      where,
-    );
-  }
-  return new WpsApiError('wps_unavailable', `WPS could not be reached for ${method} ${path} (${errno ?? 'network error'})`, where);
 }

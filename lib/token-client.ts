@@ -1,10 +1,10 @@
 import axios, { type AxiosInstance } from 'axios';
 import type { ResolvedConfig } from './config';
 import { cleanExternalText, WpsAuthError } from './errors';
+import { classifyTransportFailure } from './transport-failure';
 import { parseSeconds, type TokenResponse } from './token-set';
 
 const FORM = 'application/x-www-form-urlencoded';
-const ERRNO = /^[A-Z][A-Z0-9_]{1,40}$/;
 
 /** What {@link TokenClient} reads from the configuration (the app client has no `redirectUri`: it passes `''`). */
 export type TokenClientConfig = Pick<
@@ -78,18 +78,21 @@ export class TokenClient {
   }
 
   private transportError(err: unknown, what: string, aborted: boolean): WpsAuthError {
-    const e = err as { code?: unknown; message?: unknown };
-    const errno = typeof e.code === 'string' && ERRNO.test(e.code) ? e.code : undefined;
-    if (aborted || errno === 'ECONNABORTED' || errno === 'ETIMEDOUT') {
-      return new WpsAuthError('wps_timeout', `WPS did not answer the ${what} within ${this.config.timeoutMs} ms`);
+    const failure = classifyTransportFailure(err, aborted);
+    switch (failure.kind) {
+      case 'timeout':
+        return new WpsAuthError('wps_timeout', `WPS did not answer the ${what} within ${this.config.timeoutMs} ms`);
+      case 'too_large':
+        return new WpsAuthError(
+          'wps_unavailable',
+          `WPS answered the ${what} with a body over ${this.config.maxResponseBytes} bytes (maxResponseBytes); it was refused`,
+        );
+      case 'unreachable':
+        return new WpsAuthError(
+          'wps_unavailable',
+          `WPS could not be reached for the ${what} (${failure.errno ?? 'network error'})`,
+        );
     }
-    if (typeof e.message === 'string' && e.message.includes('maxContentLength')) {
-      return new WpsAuthError(
-        'wps_unavailable',
-        `WPS answered the ${what} with a body over ${this.config.maxResponseBytes} bytes (maxResponseBytes); it was refused`,
-      );
-    }
-    return new WpsAuthError('wps_unavailable', `WPS could not be reached for the ${what} (${errno ?? 'network error'})`);
   }
 }
 
