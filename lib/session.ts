@@ -5,8 +5,10 @@ import type { WpsSessionData, WpsTokenRecord } from './types';
 
 type SaveFn = Session['save'];
 
-/** Where a session's own `save` is kept once {@link shadowSave} put another in front of it. */
+/** Where {@link shadowSave} keeps a `save` that was already an own property (rare: another library shadowed it). */
 const OWN_SAVE = Symbol('express-wps-oauth.ownSave');
+
+const hasOwn = (o: object, key: PropertyKey): boolean => Object.prototype.hasOwnProperty.call(o, key);
 
 type Shadowed = Session & { [OWN_SAVE]?: SaveFn };
 
@@ -41,18 +43,19 @@ function callSave(session: Session, save: SaveFn): Promise<void> {
 
 /**
  * Put `save` in front of the session's own `save` (express-session's end-of-request save calls
- * `req.session.save(cb)`). Both are non-enumerable own properties, so neither is serialized or hashed.
- * Once per session object; `save` reaches the original through {@link ownSave}.
+ * `req.session.save(cb)`), as a non-enumerable own property, so it is neither serialized nor hashed. Runs on every
+ * request of a signed-in session, so it is one property definition: the original is the prototype's `save`,
+ * which {@link ownSave} finds without it being stored.
  */
 export function shadowSave(session: Session, save: SaveFn): void {
-  if (Object.prototype.hasOwnProperty.call(session, OWN_SAVE)) return;
-  Object.defineProperty(session, OWN_SAVE, { value: session.save, configurable: true });
+  if (session.save === save) return;
+  if (hasOwn(session, 'save')) Object.defineProperty(session, OWN_SAVE, { value: session.save, configurable: true });
   Object.defineProperty(session, 'save', { value: save, configurable: true, writable: true });
 }
 
 /** The session's own `save`, as it was before {@link shadowSave}. */
 export function ownSave(session: Session): SaveFn {
-  return (session as Shadowed)[OWN_SAVE] ?? session.save;
+  return (session as Shadowed)[OWN_SAVE] ?? (Object.getPrototypeOf(session) as Session).save;
 }
 
 /**
@@ -61,7 +64,7 @@ export function ownSave(session: Session): SaveFn {
  */
 export async function regenerateSession(req: Request): Promise<void> {
   const old = req.session as Shadowed;
-  const guarded = Object.prototype.hasOwnProperty.call(old, OWN_SAVE) ? old.save : undefined;
+  const guarded = hasOwn(old, 'save') ? old.save : undefined;
   await new Promise<void>((resolve, reject) =>
     old.regenerate((err?: unknown) => (err ? reject(toError(err)) : resolve())),
   );
