@@ -1,4 +1,4 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 
 /** `true` when a factory was handed to Express uncalled, so Express is now calling it as middleware. */
 export function calledAsMiddleware(args: ArrayLike<unknown>): boolean {
@@ -21,6 +21,3 @@ export function handleAsync(
     fn(req, res).catch(next);
   };
 }
-
-/** The type of both factories' results, named for readers of the `.d.ts`. */
-export type Middleware = RequestHandler;
