@@ -1,4 +1,5 @@
 import express from 'express';
+import { IncomingMessage } from 'node:http';
 import session from 'express-session';
 import request from 'supertest';
 import { requireWpsToken, wpsAuth } from '../lib';
@@ -303,5 +304,73 @@ describe('misuse', () => {
       'express-wps-oauth: it appears you have done something like `app.get(path, requireWpsToken, handler)`, ' +
         'but it should be `app.get(path, requireWpsToken(), handler)`.',
     );
+  });
+});
+
+describe('req.wps', () => {
+  it('is the same context in a Router, in a mounted sub-app and after the session is regenerated', async () => {
+    const seen: unknown[] = [];
+    const sub = express();
+    sub.get('/token', requireWpsToken(), (req, res) => {
+      seen.push(req.wps);
+      res.json({ token: req.wps.accessToken });
+    });
+    const router = express.Router();
+    router.get('/regenerate', requireWpsToken(), (req, res, next) => {
+      const before = req.wps;
+      seen.push(before);
+      req.session.regenerate((err) => {
+        if (err) return next(err);
+        res.json({ same: req.wps === before, token: req.wps.accessToken, authenticated: req.wps.isAuthenticated() });
+      });
+    });
+    t = createTestApp(fake, {}, { routes: (a) => a.use('/sub', sub).use('/r', router) });
+    const agent = await signedIn();
+    const { accessToken } = await storedTokens(agent);
+    expect((await agent.get('/sub/token').expect(200)).body).toEqual({ token: accessToken });
+    // The user's own regenerate() drops the tokens from the session, not the request's context.
+    expect((await agent.get('/r/regenerate').expect(200)).body).toEqual({ same: true, token: accessToken, authenticated: false });
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toBeDefined();
+    expect(seen[0]).not.toBe(seen[1]);
+  });
+
+  it('is undefined, and requireWpsToken says so, on requests wpsAuth did not see in an app where it runs', async () => {
+    const a = express();
+    a.use(session({ secret: 's', resave: false, saveUninitialized: false }));
+    a.use('/with', wpsAuth({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: REDIRECT_URI, baseUrl: fake.url }));
+    a.get('/with/probe', (req, res) => res.json({ wps: typeof req.wps }));
+    a.get('/without/probe', (req, res) => res.json({ wps: typeof req.wps }));
+    a.get('/without/protected', requireWpsToken(), (_req, res) => res.send('no'));
+    a.use((err: { code?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(500).json({ code: err.code });
+    });
+    expect((await request(a).get('/with/probe').expect(200)).body).toEqual({ wps: 'object' });
+    expect((await request(a).get('/without/probe').expect(200)).body).toEqual({ wps: 'undefined' });
+    expect((await request(a).get('/without/protected').expect(500)).body).toEqual({ code: 'misconfigured' });
+  });
+
+  it('adds no key a view or a loop would see to res.locals or the request, and nothing to Node\'s IncomingMessage', async () => {
+    t = createTestApp(fake, {}, {
+      routes: (a) =>
+        a.get('/locals', (req, res) => {
+          const forIn: string[] = [];
+          for (const key in res.locals) forIn.push(key);
+          res.json({ json: JSON.stringify(res.locals), keys: Object.keys(res.locals), forIn, own: Object.keys(req).includes('wps'), has: req.wps !== undefined });
+        }),
+    });
+    expect((await request(t.app).get('/locals').expect(200)).body).toEqual({ json: '{}', keys: [], forIn: [], own: false, has: true });
+    expect(Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'wps')).toBeUndefined();
+  });
+
+  it('can be assigned, e.g. by a test double', async () => {
+    t = createTestApp(fake, {}, {
+      routes: (a) =>
+        a.get('/assign', (req, res) => {
+          (req as { wps: unknown }).wps = { stub: true };
+          res.json({ wps: req.wps });
+        }),
+    });
+    expect((await request(t.app).get('/assign').expect(200)).body).toEqual({ wps: { stub: true } });
   });
 });

@@ -3,13 +3,14 @@
 // `npm run bench`: builds the package, then loads each variant's server (its own process) with autocannon from
 // this process, in interleaved rounds; then the refresh storm and the soak. Prints the tables and writes
 // bench/RESULTS.md. Options: --rounds N (8), --duration S (2), --connections N (50), --soak-requests N (200000),
-// --no-build, --no-write, --skip-storm, --skip-soak.
+// --no-build, --no-write, --skip-storm, --skip-soak, --no-pin, --only A,B,E (those variants and their baselines; implies
+// --no-write, for quick checks while working on the hot path).
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
-const { ServerProcess } = require('./lib/child');
+const { pinToCpu, ServerProcess } = require('./lib/child');
 const { load } = require('./lib/load');
 const { fmt, markdownTable, median, textTable } = require('./lib/stats');
 const { runSoak } = require('./soak');
@@ -18,7 +19,7 @@ const { runStorm, TOKEN_LATENCY_MS } = require('./storm');
 const ROOT = path.join(__dirname, '..');
 
 /** The servers under load. `base`: the baseline on the same Express major, for the second ratio column. */
-const VARIANTS = [
+const ALL_VARIANTS = [
   { id: 'A', key: 'baseline', label: 'baseline: session, no auth (Express 4)', script: 'baseline.js', args: ['express'], base: 'baseline' },
   { id: 'B', key: 'ours', label: 'express-wps-oauth requireWpsToken (Express 4)', script: 'ours.js', args: ['express'], base: 'baseline', guarded: true },
   { id: 'C', key: 'passport', label: 'passport 0.7 session + isAuthenticated', script: 'passport.js', args: ['express'], base: 'baseline', guarded: true },
@@ -27,17 +28,29 @@ const VARIANTS = [
   { id: 'E', key: 'ours5', label: 'express-wps-oauth requireWpsToken (Express 5)', script: 'ours.js', args: ['express5'], base: 'baseline5', guarded: true },
   { id: 'F', key: 'baseline5', label: 'baseline: session, no auth (Express 5)', script: 'baseline.js', args: ['express5'], base: 'baseline5' },
 ];
+/** The variants of this run: all of them unless `--only` says otherwise. */
+let VARIANTS = ALL_VARIANTS;
+
+/** The load generator (this process) runs on CPU 0, every server on CPU 1. */
+const RUNNER_CPU = 0;
+const SERVER_CPU = 1;
 
 function parseArgs(argv) {
-  const opts = { rounds: 8, duration: 2, connections: 50, soakRequests: 200_000, build: true, write: true, storm: true, soak: true };
+  const opts = { rounds: 8, duration: 2, connections: 50, soakRequests: 200_000, build: true, write: true, storm: true, soak: true, pin: true, only: undefined };
   const numbers = { '--rounds': 'rounds', '--duration': 'duration', '--connections': 'connections', '--soak-requests': 'soakRequests' };
-  const flags = { '--no-build': ['build', false], '--no-write': ['write', false], '--skip-storm': ['storm', false], '--skip-soak': ['soak', false] };
+  const flags = { '--no-build': ['build', false], '--no-write': ['write', false], '--skip-storm': ['storm', false], '--skip-soak': ['soak', false], '--no-pin': ['pin', false] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (numbers[arg] !== undefined) {
       const value = Number(argv[++i]);
       if (!Number.isInteger(value) || value <= 0) throw new Error(`${arg} needs a positive integer`);
       opts[numbers[arg]] = value;
+    } else if (arg === '--only') {
+      const ids = (argv[++i] ?? '').split(',').filter(Boolean);
+      const unknown = ids.filter((id) => !ALL_VARIANTS.some((v) => v.id === id));
+      if (ids.length === 0 || unknown.length > 0) throw new Error(`--only needs variant ids among ${ALL_VARIANTS.map((v) => v.id).join(',')}`);
+      opts.only = ids;
+      opts.write = false;
     } else if (flags[arg] !== undefined) {
       const [key, value] = flags[arg];
       opts[key] = value;
@@ -204,7 +217,7 @@ function targets(summary, storm, soak) {
   const get = (key) => summary.find((s) => s.variant.key === key);
   const check = (ok) => (ok ? 'met' : '**missed**');
   const lines = [];
-  if (summary.length > 0) {
+  if (summary.length === ALL_VARIANTS.length) {
     const ours = get('ours');
     const ours5 = get('ours5');
     const pair = (x) => `req/s ${fmt.ratio(x.ratio)}, CPU ${fmt.ratio(x.cpuRatio)}`;
@@ -322,6 +335,12 @@ function writeResults(file, ctx) {
   md.push(`- Load: autocannon (programmatic, in the runner process), ${opts.connections} connections, no pipelining,`);
   md.push(`  ${opts.duration} s per variant per round after a 2 s warm-up each; ${opts.rounds} rounds, each visiting every`);
   md.push('  variant once, in an order rotated every round. Medians over rounds; ratios are per round, then the median.');
+  md.push(
+    opts.pinned
+      ? '- CPUs: the runner (autocannon) is pinned to CPU 0 and every server to CPU 1 (`taskset`), so the load generator'
+      : '- CPUs: not pinned (no `taskset`, a single CPU, or `--no-pin`): the load generator and the server share the cores',
+  );
+  md.push(opts.pinned ? '  and the server under load never take turns on one core.' : '  and take turns on them.');
   md.push('- Two ratios to the baseline of the same round: by requests/s, and by the server process\'s CPU time per');
   md.push('  request (`process.cpuUsage()` before and after the run ÷ requests served; shown as baseline CPU ÷ variant CPU,');
   md.push('  so both read "1.0 = as fast as no auth, higher is faster"). Both swing with whatever else the two shared cores');
@@ -370,6 +389,12 @@ function writeResults(file, ctx) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.only !== undefined) {
+    // The chosen variants, plus the baselines their ratios need, in the usual order.
+    const keys = new Set(ALL_VARIANTS.filter((v) => opts.only.includes(v.id)).flatMap((v) => ['baseline', v.base, v.key]));
+    VARIANTS = ALL_VARIANTS.filter((v) => keys.has(v.key));
+  }
+  opts.pinned = opts.pin && pinToCpu(process.pid, RUNNER_CPU);
   const startedAt = new Date();
   const t0 = performance.now();
   const loadStart = os.loadavg()[0];
@@ -382,11 +407,12 @@ async function main() {
   let soakServer;
   try {
     for (const v of VARIANTS) {
-      const server = await ServerProcess.start(v.script, v.args);
+      const server = await ServerProcess.start(v.script, v.args, { cpu: opts.pin ? SERVER_CPU : undefined });
       servers.set(v.key, { server, cookie: undefined });
     }
-    if (opts.storm) stormServer = await ServerProcess.start('storm.js');
-    if (opts.soak) soakServer = await ServerProcess.start('soak.js', ['1000'], { execArgv: ['--expose-gc'] });
+    const cpu = opts.pin ? SERVER_CPU : undefined;
+    if (opts.storm) stormServer = await ServerProcess.start('storm.js', [], { cpu });
+    if (opts.soak) soakServer = await ServerProcess.start('soak.js', ['1000'], { execArgv: ['--expose-gc'], cpu });
     for (const v of VARIANTS) {
       const entry = servers.get(v.key);
       entry.cookie = await prepare(v, entry.server);

@@ -1,5 +1,6 @@
 import type { AxiosInstance } from 'axios';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
+import { IncomingMessage } from 'node:http';
 import { apiSettingsOf, createApi } from './api';
 import type { ResolvedConfig } from './config';
 import type { Refresher } from './refresh';
@@ -17,7 +18,10 @@ export interface Runtime {
   log: WpsLogger;
 }
 
-/** The object behind `req.wps`. One small allocation per request; all behaviour lives on the prototype. */
+/**
+ * The object behind `req.wps`. One small allocation per request, kept on `res.locals` (see {@link attachContext});
+ * all behaviour lives on the prototype.
+ */
 export class WpsRequestContext implements WpsContext {
   accessToken: string | undefined = undefined;
   private apiInstance: AxiosInstance | undefined = undefined;
@@ -82,4 +86,62 @@ export class WpsRequestContext implements WpsContext {
     await regenerateSession(this.req);
     this.runtime.log.debug('logged out');
   }
+}
+
+/** Where `wpsAuth` keeps this request's context: a symbol key on `res.locals`, invisible to views and loops. */
+const CONTEXT = Symbol('express-wps-oauth.context');
+
+type Locals = Record<PropertyKey, unknown> & { [CONTEXT]?: WpsRequestContext };
+
+/**
+ * `req.wps`, as an accessor on the request prototype. Express gives every request object a hidden class of its
+ * own (it re-sets the prototype per request), so V8 cannot cache a property write to `req`: each one costs
+ * microseconds. The context is stored on `res.locals` instead (a hash table, where a write is cheap), and
+ * `req.wps` reads it from there. Assigning `req.wps` (e.g. in a test) still works: it becomes an own property.
+ */
+const wpsAccessor: PropertyDescriptor = {
+  configurable: true,
+  enumerable: false,
+  get(this: Request): WpsRequestContext | undefined {
+    return (this.res?.locals as Locals | undefined)?.[CONTEXT];
+  },
+  set(this: Request, value: unknown) {
+    Object.defineProperty(this, 'wps', { value, writable: true, enumerable: true, configurable: true });
+  },
+};
+
+const withAccessor = new WeakSet<object>();
+let lastPrototype: object | null = null;
+
+/** Put the `req.wps` accessor on this request's prototype (Express's `app.request`), once per prototype. */
+function installAccessor(req: Request): boolean {
+  const proto = Object.getPrototypeOf(req) as object | null;
+  if (proto === lastPrototype) return true;
+  if (proto === null || !withAccessor.has(proto)) {
+    // Only on an Express app's request prototype, never on Node's shared IncomingMessage.prototype.
+    if (proto === null || proto === IncomingMessage.prototype || !(proto instanceof IncomingMessage)) return false;
+    if (Object.getOwnPropertyDescriptor(proto, 'wps')?.get !== wpsAccessor.get) {
+      Object.defineProperty(proto, 'wps', wpsAccessor);
+    }
+    withAccessor.add(proto);
+  }
+  lastPrototype = proto;
+  return true;
+}
+
+/** Make `ctx` this request's `req.wps`. */
+export function attachContext(req: Request, res: Response, ctx: WpsRequestContext): void {
+  const locals = res.locals as Locals | undefined;
+  if (typeof locals === 'object' && locals !== null && req.res === res && installAccessor(req)) {
+    locals[CONTEXT] = ctx;
+  } else {
+    // Not an Express request as usual: an own property, slower but the same to the app.
+    Object.defineProperty(req, 'wps', { value: ctx, writable: true, enumerable: true, configurable: true });
+  }
+}
+
+/** This request's context, when `wpsAuth` has run for it. */
+export function contextOf(req: Request, res: Response): WpsRequestContext | undefined {
+  const ctx = (res.locals as Locals | undefined)?.[CONTEXT];
+  return ctx ?? (req.wps as WpsRequestContext | undefined);
 }

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { WpsRequestContext } from './context';
+import { contextOf } from './context';
 import { WpsAuthError } from './errors';
 import { calledAsMiddleware } from './misuse';
 import { isTokenRecord } from './token-set';
@@ -56,7 +56,7 @@ export function requireWpsToken(options?: RequireWpsTokenOptions): RequestHandle
   }
 
   return function requireWpsTokenMiddleware(req: Request, res: Response, next: NextFunction): void {
-    const ctx = req.wps as WpsRequestContext | undefined;
+    const ctx = contextOf(req, res);
     if (ctx === undefined) {
       next(new WpsAuthError('misconfigured', NO_WPS_AUTH));
       return;

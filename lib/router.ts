@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { resolveConfig, type ResolvedConfig } from './config';
-import { WpsRequestContext, type Runtime } from './context';
+import { attachContext, WpsRequestContext, type Runtime } from './context';
 import { cleanExternalText, WpsAuthError } from './errors';
 import { createLog } from './logger';
 import { calledAsMiddleware, handleAsync } from './misuse';
@@ -154,7 +154,7 @@ export function wpsAuth(options?: WpsAuthOptions): RequestHandler {
       next(new WpsAuthError('misconfigured', NO_SESSION));
       return;
     }
-    req.wps = new WpsRequestContext(req, runtime);
+    attachContext(req, res, new WpsRequestContext(req, runtime));
     // Only a session that already holds tokens can write stale ones back; anonymous requests skip the guard.
     if (req.session.wps?.tokens !== undefined) runtime.refresher.guard.protect(req.session);
     const method = req.method;

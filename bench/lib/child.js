@@ -1,11 +1,27 @@
 'use strict';
 
-const { fork } = require('node:child_process');
+const { execFileSync, fork } = require('node:child_process');
+const os = require('node:os');
 const path = require('node:path');
 
 const SERVERS = path.join(__dirname, '..', 'servers');
 const KEEP_OUTPUT = 16 * 1024;
 const DIST_MISSING = /Cannot find module '[^']*[/\\]dist[/\\]/;
+
+/**
+ * Pin process `pid` to CPU `cpu` with taskset (util-linux), so the load generator and the server under load stop
+ * trading places on the same core — the largest source of round-to-round noise on a 2-core machine. Returns
+ * whether it worked; the bench still runs, unpinned, where taskset or a second CPU is missing.
+ */
+function pinToCpu(pid, cpu) {
+  if (process.platform !== 'linux' || os.availableParallelism() < 2) return false;
+  try {
+    execFileSync('taskset', ['-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** A bench server in its own process (see servers/common.js), driven over IPC. */
 class ServerProcess {
@@ -13,7 +29,7 @@ class ServerProcess {
    * Fork `servers/<script>` and wait until it listens.
    * @param {string} script file name under bench/servers, or an absolute path
    * @param {string[]} args CLI arguments for the server
-   * @param {{ execArgv?: string[], timeoutMs?: number }} options
+   * @param {{ execArgv?: string[], timeoutMs?: number, cpu?: number }} options `cpu`: pin the server to this CPU
    */
   static async start(script, args = [], options = {}) {
     for (let attempt = 1; ; attempt++) {
@@ -22,6 +38,7 @@ class ServerProcess {
         silent: true,
       });
       const server = new ServerProcess(child, `${script} ${args.join(' ')}`.trim());
+      server.pinned = options.cpu !== undefined && pinToCpu(child.pid, options.cpu);
       try {
         server.port = await server.waitReady(options.timeoutMs ?? 30_000);
         server.origin = `http://127.0.0.1:${server.port}`;
@@ -112,4 +129,4 @@ class ServerProcess {
   }
 }
 
-module.exports = { ServerProcess };
+module.exports = { ServerProcess, pinToCpu };
