@@ -4,6 +4,7 @@ import { IncomingMessage } from 'node:http';
 import { apiSettingsOf, createApi } from './api';
 import type { ResolvedConfig } from './config';
 import type { Refresher } from './refresh';
+import { wpsOf } from './packed-wps';
 import { regenerateSession, wpsDataOf } from './session';
 import type { TokenClient } from './token-client';
 import { canRefresh, isTokenRecord } from './token-set';
@@ -32,7 +33,7 @@ export class WpsRequestContext implements WpsContext {
   ) {}
 
   private get tokens(): WpsTokenRecord | undefined {
-    const tokens = this.req.session.wps?.tokens;
+    const tokens = wpsOf(this.req.session)?.tokens;
     return isTokenRecord(tokens) ? tokens : undefined;
   }
 
@@ -68,7 +69,7 @@ export class WpsRequestContext implements WpsContext {
   }
 
   get user(): WpsUser | undefined {
-    const user = this.req.session.wps?.user;
+    const user = wpsOf(this.req.session)?.user;
     return this.tokens !== undefined && isWpsUser(user) ? user : undefined;
   }
 

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import type { ResolvedConfig } from './config';
 import { WpsAuthError } from './errors';
 import { LockKeeper, pollDelay, POLL_SLACK_MS } from './refresh-lock';
+import { wpsOf } from './packed-wps';
 import { isNewer, readStoredTokens, wpsDataOf, writeSession } from './session';
 import { SessionGuard } from './session-guard';
 import type { TokenClient } from './token-client';
@@ -54,7 +55,7 @@ export class Refresher {
 
   /** A valid access token for this request's session; refreshes when it expires within the skew. */
   async getFreshToken(req: Request): Promise<string> {
-    const data = req.session.wps;
+    const data = wpsOf(req.session);
     const tokens = data?.tokens;
     const now = Date.now();
     if (data === undefined || !isTokenRecord(tokens)) {

@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { contextOf } from './context';
 import { WpsAuthError } from './errors';
 import { calledAsMiddleware } from './misuse';
+import { wpsOf } from './packed-wps';
 import { isTokenRecord } from './token-set';
 import type { RequireWpsTokenOptions, UnauthenticatedMode } from './types';
 
@@ -62,7 +63,7 @@ export function requireWpsToken(options?: RequireWpsTokenOptions): RequestHandle
       return;
     }
     const { config } = ctx.runtime;
-    const tokens = req.session.wps?.tokens;
+    const tokens = wpsOf(req.session)?.tokens;
     if (isTokenRecord(tokens) && tokens.expiresAt - config.refreshSkewMs > Date.now()) {
       ctx.accessToken = tokens.accessToken;
       next();

@@ -4,6 +4,7 @@ import { attachContext, WpsRequestContext, type Runtime } from './context';
 import { cleanExternalText, WpsAuthError } from './errors';
 import { createLog } from './logger';
 import { calledAsMiddleware, handleAsync } from './misuse';
+import { packWps, wpsOf } from './packed-wps';
 import { Refresher } from './refresh';
 import { safeReturnTo } from './return-to';
 import { SealedSessions } from './sealed-store';
@@ -67,7 +68,7 @@ function routes(config: ResolvedConfig, runtime: Runtime) {
     const now = Date.now();
     const state = printable(single(query.state), MAX_STATE);
     const takeLogin = () =>
-      state === undefined ? undefined : takePendingLogin(req.session.wps, state, now, config.stateTtlMs);
+      state === undefined ? undefined : takePendingLogin(wpsOf(req.session), state, now, config.stateTtlMs);
 
     if (query.error !== undefined) {
       if (takeLogin() === undefined) throw stateMismatch();
@@ -97,10 +98,11 @@ function routes(config: ResolvedConfig, runtime: Runtime) {
     log.debug('callback: code exchanged', { ms: Date.now() - started });
     const record = toTokenRecord(tokenResponse, Date.now());
     const user = await afterCodeExchange(req, config, log, record);
-    const otherTabs = req.session.wps?.pending;
+    const otherTabs = wpsOf(req.session)?.pending;
     await regenerateSession(req);
-    req.session.wps = otherTabs === undefined ? { tokens: record } : { tokens: record, pending: otherTabs };
-    if (user !== undefined) req.session.wps.user = user;
+    const data = packWps(otherTabs === undefined ? { tokens: record } : { tokens: record, pending: otherTabs });
+    if (user !== undefined) data.user = user;
+    req.session.wps = data;
     await saveSession(req.session);
     log.debug('callback: signed in', { ms: Date.now() - started });
     res.redirect(302, pending.returnTo);
@@ -156,7 +158,8 @@ export function wpsAuth(options?: WpsAuthOptions): RequestHandler {
     }
     attachContext(req, res, new WpsRequestContext(req, runtime));
     // Only a session that already holds tokens can write stale ones back; anonymous requests skip the guard.
-    if (req.session.wps?.tokens !== undefined) runtime.refresher.guard.protect(req.session);
+    // (wpsOf also unpacks the stored string here, so the app finds req.session.wps an object.)
+    if (wpsOf(req.session)?.tokens !== undefined) runtime.refresher.guard.protect(req.session);
     const method = req.method;
     if (method === 'GET' || method === 'HEAD' || method === 'POST') {
       const url = req.url;

@@ -1,9 +1,10 @@
 import type { Request } from 'express';
 import type { SessionData, Store } from 'express-session';
 import { WpsAuthError } from './errors';
+import { packWps, readWps } from './packed-wps';
 import type { TokenSealer } from './token-crypto';
 import { isTokenRecord } from './token-set';
-import type { WpsLogger, WpsTokenRecord } from './types';
+import type { WpsLogger, WpsSessionData, WpsTokenRecord } from './types';
 
 /** Every session store already wrapped, with the keyring that wraps it. */
 const wrappedStores = new WeakMap<Store, string>();
@@ -14,17 +15,21 @@ const OTHER_KEYS =
 
 type StoreCallback = (err: unknown, session?: SessionData | null) => void;
 
-function tokensOf(session: unknown): unknown {
-  const wps = (session as { wps?: unknown } | null | undefined)?.wps;
-  return typeof wps === 'object' && wps !== null ? (wps as { tokens?: unknown }).tokens : undefined;
+/** The `wps` object of a session, live or straight from the store (packed or not). */
+function wpsData(session: unknown): WpsSessionData | undefined {
+  return readWps((session as { wps?: unknown } | null | undefined)?.wps);
 }
 
-/** `wps` with its `tokens` replaced (or removed, for `undefined`): a new object, the original untouched. */
-function wpsWith(session: object, tokens: unknown): Record<string, unknown> {
-  const wps: Record<string, unknown> = { ...(session as { wps: object }).wps };
+function tokensOf(session: unknown): unknown {
+  return wpsData(session)?.tokens;
+}
+
+/** `wps` with its `tokens` replaced (or removed, for `undefined`): a new packed object, the original untouched. */
+function wpsWith(session: object, tokens: unknown): WpsSessionData {
+  const wps: Record<string, unknown> = { ...wpsData(session) };
   if (tokens === undefined) delete wps.tokens;
   else wps.tokens = tokens;
-  return wps;
+  return packWps(wps);
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import type { ResolvedConfig } from './config';
 import { pollDelay, POLL_SLACK_MS, type Lease, type LockKeeper } from './refresh-lock';
+import { wpsOf } from './packed-wps';
 import { isNewer, ownSave, readStoredTokens, shadowSave, wpsDataOf } from './session';
 import { canRefresh, isTokenRecord } from './token-set';
 import type { WpsLogger, WpsTokenRecord } from './types';
@@ -57,7 +58,7 @@ export class SessionGuard {
 
   /** Make the outgoing session hold the newest token record; resolves with a lease to release after the write. */
   private async reconcile(session: StoredSession): Promise<Lease | null> {
-    const outgoing = session.wps?.tokens;
+    const outgoing = wpsOf(session)?.tokens;
     const req = session.req;
     if (!isTokenRecord(outgoing) || req?.sessionStore === undefined) return null;
     const sid = session.id;

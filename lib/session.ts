@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
+import { packWps, readWps, wpsOf } from './packed-wps';
 import { isTokenRecord } from './token-set';
 import type { WpsSessionData, WpsTokenRecord } from './types';
 
@@ -13,13 +14,11 @@ const hasOwn = (o: object, key: PropertyKey): boolean => Object.prototype.hasOwn
 type Shadowed = Session & { [OWN_SAVE]?: SaveFn };
 
 /**
- * The session's `wps` object, created when missing. Sessions come from a store: a value that is not a plain object
+ * The session's `wps` object, created when missing. Sessions come from a store: a value that is not an object
  * (corrupted, or written by something else) is replaced rather than trusted.
  */
 export function wpsDataOf(session: Partial<SessionData>): WpsSessionData {
-  const data = session.wps;
-  if (typeof data === 'object' && data !== null && !Array.isArray(data)) return data;
-  return (session.wps = {});
+  return wpsOf(session) ?? (session.wps = packWps({}));
 }
 
 /** Persist the session now (before a redirect): through the session guard when there is one. */
@@ -81,7 +80,7 @@ export function readStoredTokens(req: Request, sid: string = req.sessionID): Pro
   return new Promise((resolve) => {
     try {
       store.get(sid, (err: unknown, data?: SessionData | null) => {
-        const tokens = err ? undefined : data?.wps?.tokens;
+        const tokens = err ? undefined : readWps(data?.wps)?.tokens;
         resolve(isTokenRecord(tokens) ? tokens : undefined);
       });
     } catch {

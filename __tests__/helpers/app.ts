@@ -74,7 +74,9 @@ export function createTestApp<S extends Store = MemoryStore>(
     res.json({ token: req.wps.accessToken });
   });
   app.get('/test/session', (req, res) => {
-    res.json({ id: req.sessionID, wps: req.session.wps ?? null });
+    // A plain copy: the `wps` object serializes itself as one string (see lib/packed-wps.ts).
+    const wps: unknown = req.session.wps;
+    res.json({ id: req.sessionID, wps: typeof wps === 'object' && wps !== null ? { ...wps } : (wps ?? null) });
   });
   app.get('/test/token', (req, res, next) => {
     req.wps.getAccessToken().then((token) => res.json({ token }), next);

@@ -1,4 +1,5 @@
 import { startFakeWps, type FakeWps } from '../../lib/testing';
+import { storedWps } from '../helpers/stored';
 import {
   connectRedis,
   deleteKeys,
@@ -59,8 +60,7 @@ describeRedis('two app instances sharing connect-redis sessions and the Redis re
   async function storedTokens(cookie: string): Promise<{ accessToken: string; refreshToken: string; rev: number }> {
     const raw = await redis.get(`${prefix}sess:${sessionId(cookie)}`);
     if (raw === null) throw new Error('the session is not in Redis');
-    return (JSON.parse(raw) as { wps: { tokens: { accessToken: string; refreshToken: string; rev: number } } }).wps
-      .tokens;
+    return storedWps(JSON.parse(raw))?.tokens as { accessToken: string; refreshToken: string; rev: number };
   }
 
   function statuses(replies: Reply[]): number[] {

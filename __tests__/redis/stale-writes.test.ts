@@ -5,6 +5,7 @@ import { createMemoryRefreshLock, type RefreshLock, type WpsTokenRecord } from '
 import { regenerateSession, saveSession } from '../../lib/session';
 import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, memoryLogger, signIn } from '../helpers/app';
+import { storedWps, withStoredWps } from '../helpers/stored';
 import { FIRST_JEST_PROJECT } from './helpers';
 
 // These run without Redis: the session guard and the refresh lock's fallback work the same on any store.
@@ -114,13 +115,13 @@ function stored(store: MemoryStore, sid: string): Promise<SessionData | null | u
 }
 
 function storedTokens(store: MemoryStore, sid: string): Promise<WpsTokenRecord | undefined> {
-  return stored(store, sid).then((data) => data?.wps?.tokens);
+  return stored(store, sid).then((data) => storedWps(data)?.tokens);
 }
 
 /** Write a record to the store as another instance's refresh would. */
 async function siblingRefreshes(fake: FakeWps, store: MemoryStore, sid: string): Promise<WpsTokenRecord> {
   const data = (await stored(store, sid)) as SessionData;
-  const current = data.wps?.tokens as WpsTokenRecord;
+  const current = storedWps(data)?.tokens as WpsTokenRecord;
   const pair = fake.mintTokens();
   const record: WpsTokenRecord = {
     accessToken: pair.access_token,
@@ -129,7 +130,7 @@ async function siblingRefreshes(fake: FakeWps, store: MemoryStore, sid: string):
     expiresAt: Date.now() + pair.expires_in * 1000,
     rev: current.rev + 1,
   };
-  await new Promise((r) => store.set(sid, { ...data, wps: { ...data.wps, tokens: record } }, r));
+  await new Promise((r) => store.set(sid, withStoredWps(data, { ...storedWps(data), tokens: record }), r));
   return record;
 }
 
@@ -176,7 +177,7 @@ describe('a request that loaded the session before a refresh and saves after it'
     expect((await slow).status).toBe(200);
 
     const after = await stored(h.store, sid);
-    expect(after?.wps?.tokens).toEqual(refreshed);
+    expect(storedWps(after)?.tokens).toEqual(refreshed);
     if (!resave) expect(after?.hits).toBe(1);
     expect(h.logger.lines.filter((l) => l.includes('kept the newer tokens'))).toEqual([
       `debug express-wps-oauth: kept the newer tokens from the session store over this request's older copy {"rev":${refreshed.rev}}`,
@@ -196,8 +197,8 @@ describe('a request that loaded the session before a refresh and saves after it'
     const { sid } = (await agent.get('/test/regenerate-race').expect(200)).body as { sid: string };
     const after = await stored(h.store, sid);
     expect(after?.marker).toBe('written at the end of this request');
-    expect(after?.wps?.tokens?.rev).toBe(2);
-    expect(after?.wps?.tokens?.accessToken).toBe('sibling-access-token');
+    expect(storedWps(after)?.tokens?.rev).toBe(2);
+    expect(storedWps(after)?.tokens?.accessToken).toBe('sibling-access-token');
   });
 
   it('waits for a refresh in flight elsewhere before saving a session whose token is due, then keeps its result', async () => {
@@ -214,7 +215,7 @@ describe('a request that loaded the session before a refresh and saves after it'
     expect((await touch).status).toBe(200);
 
     const after = await stored(h.store, sid);
-    expect(after?.wps?.tokens).toEqual(newer);
+    expect(storedWps(after)?.tokens).toEqual(newer);
     expect(after?.hits).toBe(1);
     // It adopted the result without taking the lock, which the sibling still holds.
     expect(await h.lock.inner.acquire(sid, 10_000)).toBeNull();

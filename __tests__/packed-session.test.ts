@@ -1,0 +1,121 @@
+import { MemoryStore, type SessionData } from 'express-session';
+import request from 'supertest';
+import { requireWpsToken } from '../lib';
+import { startFakeWps, type FakeWps } from '../lib/testing';
+import { CLIENT_ID, CLIENT_SECRET, createTestApp, signIn, type TestApp } from './helpers/app';
+import { storedWps } from './helpers/stored';
+
+/** A MemoryStore that counts the writes reaching it: a real store, not a stand-in. */
+class CountingStore extends MemoryStore {
+  sets = 0;
+  override set(sid: string, session: SessionData, callback?: (err?: unknown) => void): void {
+    this.sets++;
+    super.set(sid, session, callback);
+  }
+}
+
+function sessionsOf(store: MemoryStore): Record<string, string> {
+  return (store as unknown as { sessions: Record<string, string> }).sessions;
+}
+
+let fake: FakeWps;
+let t: TestApp<CountingStore>;
+
+beforeAll(async () => {
+  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+});
+afterAll(() => fake.close());
+beforeEach(() => {
+  fake.reset();
+  t = createTestApp(fake, {}, {
+    store: new CountingStore(),
+    routes: (a) => {
+      a.get('/direct', (req, res) => res.json({ type: typeof req.session.wps, keys: Object.keys(req.session.wps ?? {}) }));
+      a.get('/reload', requireWpsToken({ unauthenticated: 'error' }), (req, res, next) => {
+        req.session.reload((err) => (err ? next(err) : res.json({ authenticated: req.wps.isAuthenticated(), token: req.wps.accessToken })));
+      });
+    },
+  });
+});
+
+async function signedIn(): Promise<{ agent: ReturnType<typeof request.agent>; sid: string }> {
+  const agent = request.agent(t.app);
+  await signIn(agent);
+  const sid = (await agent.get('/test/session').expect(200)).body.id as string;
+  return { agent, sid };
+}
+
+describe('the session as stored', () => {
+  it('keeps wps as one JSON string at rest and an object in memory', async () => {
+    const { agent, sid } = await signedIn();
+    const raw = JSON.parse(sessionsOf(t.store)[sid] as string) as { wps: unknown };
+    expect(typeof raw.wps).toBe('string');
+    const stored = storedWps(raw);
+    expect(Object.keys(stored ?? {})).toEqual(['tokens', 'user']);
+    expect((await agent.get('/direct').expect(200)).body).toEqual({ type: 'object', keys: ['tokens', 'user'] });
+    const token = (await agent.get('/protected').expect(200)).body.token as string;
+    expect(token).toBe(stored?.tokens?.accessToken);
+  });
+
+  it('is not written again by requests that change nothing, and stays byte for byte the same', async () => {
+    const { agent, sid } = await signedIn();
+    const before = sessionsOf(t.store)[sid];
+    const sets = t.store.sets;
+    for (let i = 0; i < 5; i++) await agent.get('/protected').expect(200);
+    await agent.get('/').expect(200);
+    expect(t.store.sets).toBe(sets);
+    expect(sessionsOf(t.store)[sid]).toBe(before);
+  });
+
+  it('reads a session whose keys were stored in another order without rewriting it', async () => {
+    const { agent, sid } = await signedIn();
+    const raw = JSON.parse(sessionsOf(t.store)[sid] as string) as Record<string, unknown>;
+    const wps = storedWps(raw) ?? {};
+    const reordered = JSON.stringify({ user: wps.user, pending: [], tokens: wps.tokens });
+    sessionsOf(t.store)[sid] = JSON.stringify({ ...raw, wps: reordered });
+    const sets = t.store.sets;
+    expect((await agent.get('/protected').expect(200)).body.token).toBe(wps.tokens?.accessToken);
+    expect(t.store.sets).toBe(sets);
+    expect(storedWps(JSON.parse(sessionsOf(t.store)[sid] as string))).toEqual({ user: wps.user, pending: [], tokens: wps.tokens });
+  });
+
+  it('reads wps stored as a plain object (stores without JSON, sessions of earlier versions) and leaves it so', async () => {
+    const { agent, sid } = await signedIn();
+    const raw = JSON.parse(sessionsOf(t.store)[sid] as string) as Record<string, unknown>;
+    const wps = storedWps(raw);
+    sessionsOf(t.store)[sid] = JSON.stringify({ ...raw, wps });
+    const sets = t.store.sets;
+    expect((await agent.get('/protected').expect(200)).body.token).toBe(wps?.tokens?.accessToken);
+    expect(t.store.sets).toBe(sets);
+    expect(typeof (JSON.parse(sessionsOf(t.store)[sid] as string) as { wps: unknown }).wps).toBe('object');
+    // A refresh writes it back, in whichever form: still signed in with the new token afterwards.
+    await agent.post('/test/expire').expect(200);
+    const refreshed = (await agent.get('/protected').expect(200)).body.token as string;
+    expect(refreshed).not.toBe(wps?.tokens?.accessToken);
+    expect(storedWps(JSON.parse(sessionsOf(t.store)[sid] as string))?.tokens?.accessToken).toBe(refreshed);
+  });
+
+  it('survives req.session.reload() in the middle of a request', async () => {
+    const { agent } = await signedIn();
+    const token = (await agent.get('/protected').expect(200)).body.token as string;
+    expect((await agent.get('/reload').expect(200)).body).toEqual({ authenticated: true, token });
+  });
+
+  it.each([
+    ['not JSON', '{"tokens":'],
+    ['a JSON array', '[1,2]'],
+    ['a JSON string', '"x"'],
+    ['a JSON number', '42'],
+    ['JSON null', 'null'],
+    ['tokens of the wrong shape', '{"tokens":{"accessToken":1}}'],
+  ])('treats a stored wps that is %s as signed out, without an error of ours', async (_what, value) => {
+    const { agent, sid } = await signedIn();
+    const raw = JSON.parse(sessionsOf(t.store)[sid] as string) as Record<string, unknown>;
+    sessionsOf(t.store)[sid] = JSON.stringify({ ...raw, wps: value });
+    expect((await agent.get('/api/error-mode').expect(401)).body.code).toBe('login_required');
+    expect((await agent.get('/').expect(200)).body).toEqual({ authenticated: false });
+    // Signing in again replaces it.
+    await signIn(agent);
+    await agent.get('/api/error-mode').expect(200);
+  });
+});
