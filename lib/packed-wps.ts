@@ -7,9 +7,9 @@ import type { WpsSessionData } from './types';
  * express-session serializes and hashes the whole session several times per request, even when nothing changed
  * (a hash when it loads, two when the response ends; the MemoryStore parses and re-serializes on every load and
  * touch), and its hash calls a replacer function for every key. A token record and a user profile are a dozen
- * keys: that work was most of what a signed-in session cost per request. So the `wps` object serializes itself as
- * one JSON string (its `toJSON`): express-session and JSON-based stores (MemoryStore, connect-redis, …) handle one
- * string, and {@link wpsOf} turns it back into an object the first time a request looks. While that object holds
+ * keys, and that work was the larger part of what a signed-in session cost per request (`npm run
+ * bench:instructions` counts it). So the `wps` object serializes itself as one JSON string (its `toJSON`):
+ * express-session and JSON-based stores (MemoryStore, connect-redis, …) handle one string, and {@link wpsOf} turns it back into an object the first time a request looks. While that object holds
  * what it was read with, it serializes to the very string it came from (checked by comparing values, far cheaper
  * than serializing them), so an untouched session still counts as unmodified and costs no serialization.
  *
@@ -36,29 +36,22 @@ function copyOf(value: unknown): unknown {
   return copy;
 }
 
-const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
-
 /**
- * Whether `value` holds what `copy` holds (own string keys, deeply; key order aside — equal content is an equal
+ * Whether `value` holds what `copy` holds (enumerable keys, deeply; key order aside — equal content is an equal
  * session). Loops, no allocation: this runs two or three times per request.
  */
 function same(value: unknown, copy: unknown): boolean {
   if (value === copy) return true;
   if (typeof value !== 'object' || value === null || typeof copy !== 'object' || copy === null) return false;
-  if (Array.isArray(value) || Array.isArray(copy)) {
-    if (!Array.isArray(value) || !Array.isArray(copy) || value.length !== copy.length) return false;
-    for (let i = 0; i < value.length; i++) if (!same(value[i], copy[i])) return false;
-    return true;
-  }
+  if (Array.isArray(value) !== Array.isArray(copy)) return false;
+  const a = value as Record<string, unknown>;
+  const b = copy as Record<string, unknown>;
   let keys = 0;
-  for (const key in value) {
-    if (!hasOwn(value, key)) continue;
-    if (!hasOwn(copy, key) || !same((value as Record<string, unknown>)[key], (copy as Record<string, unknown>)[key])) {
-      return false;
-    }
+  for (const key in a) {
+    if (!same(a[key], b[key])) return false;
     keys++;
   }
-  for (const key in copy) if (hasOwn(copy, key)) keys--;
+  for (const _key in b) keys--;
   return keys === 0;
 }
 

@@ -29,12 +29,19 @@ class ServerProcess {
    * Fork `servers/<script>` and wait until it listens.
    * @param {string} script file name under bench/servers, or an absolute path
    * @param {string[]} args CLI arguments for the server
-   * @param {{ execArgv?: string[], timeoutMs?: number, cpu?: number }} options `cpu`: pin the server to this CPU
+   * @param {{ execArgv?: string[], timeoutMs?: number, cpu?: number, wrapper?: string[] }} options `cpu`: pin the
+   *   server to this CPU; `wrapper`: a command and its arguments to run Node under (e.g. `['valgrind',
+   *   '--tool=callgrind']`); the IPC channel passes through it
    */
   static async start(script, args = [], options = {}) {
+    const execArgv = options.execArgv ?? [];
+    const [wrapper, ...wrapperArgs] = options.wrapper ?? [];
     for (let attempt = 1; ; attempt++) {
+      // fork runs `execPath ...execArgv script ...args`: with a wrapper, that is `wrapper ...its args node ...execArgv`.
       const child = fork(path.resolve(SERVERS, script), args, {
-        execArgv: options.execArgv ?? [],
+        ...(wrapper === undefined
+          ? { execArgv }
+          : { execPath: wrapper, execArgv: [...wrapperArgs, process.execPath, ...execArgv] }),
         silent: true,
       });
       const server = new ServerProcess(child, `${script} ${args.join(' ')}`.trim());

@@ -1,0 +1,402 @@
+'use strict';
+
+// `npm run bench:instructions`: instructions each variant's server executes per request, counted by valgrind's
+// callgrind. Unlike req/s on this shared machine, an instruction count does not depend on what else runs, so it
+// repeats to well under 1%. Each variant's server is counted in two windows (runs) of the same number of requests;
+// their difference shows the repeatability. Two servers run at once, one per core. Prints the table and writes
+// bench/INSTRUCTIONS.md (not with --only). Run after `npm run build`:
+// node bench/instructions.js [--only B,E] [--requests N (700)] [--warmup N (3000)] [--connections N (10)]
+// [--no-write] [--keep (the callgrind dumps)]
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { performance } = require('node:perf_hooks');
+const { ServerProcess } = require('./lib/child');
+const { load } = require('./lib/load');
+const { fmt, markdownTable, textTable } = require('./lib/stats');
+
+const ROOT = path.join(__dirname, '..');
+
+/** The same servers as VARIANTS in run.js. `base`: the baseline on the same Express major. */
+const ALL_VARIANTS = [
+  { id: 'A', key: 'baseline', label: 'baseline: session, no auth (Express 4)', script: 'baseline.js', args: ['express'], base: 'baseline' },
+  { id: 'B', key: 'ours', label: 'express-wps-oauth requireWpsToken (Express 4)', script: 'ours.js', args: ['express'], base: 'baseline', guarded: true },
+  { id: 'C', key: 'passport', label: 'passport 0.7 session + isAuthenticated', script: 'passport.js', args: ['express'], base: 'baseline', guarded: true },
+  { id: 'D', key: 'eoc', label: 'express-openid-connect requiresAuth (MemoryStore session)', script: 'oidc.js', args: ['store'], base: 'baseline', guarded: true },
+  { id: 'D2', key: 'eoc-cookie', label: 'express-openid-connect requiresAuth (default cookie session)', script: 'oidc.js', args: ['cookie'], base: 'baseline', guarded: true },
+  { id: 'E', key: 'ours5', label: 'express-wps-oauth requireWpsToken (Express 5)', script: 'ours.js', args: ['express5'], base: 'baseline5', guarded: true },
+  { id: 'F', key: 'baseline5', label: 'baseline: session, no auth (Express 5)', script: 'baseline.js', args: ['express5'], base: 'baseline5' },
+];
+
+/**
+ * Callgrind options. Instrumentation starts off (start-up, sign-in and warm-up run several times faster) and is
+ * switched on just before measuring; one dump file per thread, so the main thread can be told from V8's helpers.
+ * V8's JIT code lives in anonymous mappings, which `--smc-check=all-non-file` (valgrind's default on x86) watches
+ * for rewrites.
+ */
+const CALLGRIND = ['--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', '--smc-check=all-non-file'];
+
+/**
+ * Where V8's garbage collector is entered on the main thread (scavenges, mark-compact pauses, incremental marking
+ * steps, lazy sweeping, the marking write barrier). A call into one of these from a function that is not itself
+ * GC code counts, with everything below it, as GC.
+ */
+const GC_ENTRY =
+  /^v8::internal::(Heap::(CollectGarbage|CollectAllGarbage|CollectAllAvailableGarbage|FinalizeIncrementalMarkingAtomically|StartIncrementalMarking)\b|IncrementalMarking::|IncrementalMarkingJob::|MinorGCJob::|ScavengeJob::|MarkingBarrier::|Sweeper::|ArrayBufferSweeper::|ConcurrentMarking::|MemoryReducer::)/;
+const GC_CODE = /^v8::internal::(Heap|Scaveng\w*|\w*MarkCompact\w*|\w*Marking\w*|\w*Sweeper|GCTracer|Evacuat\w*|MemoryReducer)::/;
+
+/** The order variants are measured in: the slowest under valgrind first. */
+const ORDER = ['D2', 'D', 'C', 'E', 'B', 'F', 'A'];
+
+function parseArgs(argv) {
+  const opts = { requests: 700, warmup: 3000, connections: 10, write: true, keep: false, only: undefined };
+  const numbers = { '--requests': 'requests', '--warmup': 'warmup', '--connections': 'connections' };
+  const flags = { '--no-write': ['write', false], '--keep': ['keep', true] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (numbers[arg] !== undefined) {
+      const value = Number(argv[++i]);
+      if (!Number.isInteger(value) || value <= 0) throw new Error(`${arg} needs a positive integer`);
+      opts[numbers[arg]] = value;
+    } else if (arg === '--only') {
+      const ids = (argv[++i] ?? '').split(',').filter(Boolean);
+      const unknown = ids.filter((id) => !ALL_VARIANTS.some((v) => v.id === id));
+      if (ids.length === 0 || unknown.length > 0) throw new Error(`--only needs variant ids among ${ALL_VARIANTS.map((v) => v.id).join(',')}`);
+      opts.only = ids;
+    } else if (flags[arg] !== undefined) {
+      const [key, value] = flags[arg];
+      opts[key] = value;
+    } else {
+      throw new Error(`unknown option ${arg}`);
+    }
+  }
+  return opts;
+}
+
+/** The chosen variants plus the baselines their ratios need (A, and the baseline of the same Express major). */
+function selectVariants(only) {
+  if (only === undefined) return ALL_VARIANTS;
+  const keys = new Set(ALL_VARIANTS.filter((v) => only.includes(v.id)).flatMap((v) => ['baseline', v.base, v.key]));
+  return ALL_VARIANTS.filter((v) => keys.has(v.key));
+}
+
+function tool(cmd, args) {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+function valgrindVersion() {
+  try {
+    return tool('valgrind', ['--version']);
+  } catch {
+    throw new Error('valgrind is not installed (Debian/Ubuntu: apt-get install valgrind); it provides callgrind and callgrind_control');
+  }
+}
+
+function version(pkg) {
+  return JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+}
+
+function git(args) {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One callgrind dump file (one thread): its instruction total, and how many of them were spent in the garbage
+ * collector, from the call costs (inclusive) of calls into GC_ENTRY functions from non-GC code. The format is
+ * callgrind's, with name compression: `fn=(id) name` once, then `fn=(id)`; a `calls=` line is followed by the
+ * line holding the call's inclusive cost.
+ */
+function parseDump(text) {
+  const names = new Map();
+  const name = (spec) => {
+    const m = /^\((\d+)\)(?: (.*))?$/.exec(spec);
+    if (m === null) return spec;
+    if (m[2] !== undefined) names.set(m[1], m[2]);
+    return names.get(m[1]) ?? '';
+  };
+  let positions = 1;
+  let total;
+  let gc = 0;
+  let fn = '';
+  let callee = '';
+  let callCost = false;
+  for (const line of text.split('\n')) {
+    if (callCost) {
+      callCost = false;
+      const cost = Number(line.split(' ')[positions] ?? 0);
+      if (GC_ENTRY.test(callee) && !GC_ENTRY.test(fn) && !GC_CODE.test(fn)) gc += cost;
+    } else if (line.startsWith('fn=')) {
+      fn = name(line.slice(3));
+    } else if (line.startsWith('cfn=')) {
+      callee = name(line.slice(4));
+    } else if (line.startsWith('calls=')) {
+      callCost = true;
+    } else if (line.startsWith('positions:')) {
+      positions = line.slice(10).trim().split(/\s+/).length;
+    } else if (line.startsWith('totals:') || (line.startsWith('summary:') && total === undefined)) {
+      total = Number(line.split(':')[1]);
+    }
+  }
+  if (total === undefined || !Number.isFinite(total)) throw new Error('callgrind dump without a totals: line');
+  return { total, gc };
+}
+
+/** A server under callgrind, with the dumps it writes read back per thread. */
+class Counted {
+  static async start(variant, dir) {
+    const out = path.join(dir, variant.key);
+    const server = await ServerProcess.start(variant.script, variant.args, {
+      wrapper: ['valgrind', ...CALLGRIND, `--callgrind-out-file=${out}.%p`],
+      timeoutMs: 180_000,
+    });
+    return new Counted(server, dir, `${path.basename(out)}.${server.child.pid}`);
+  }
+
+  constructor(server, dir, prefix) {
+    this.server = server;
+    this.dir = dir;
+    this.prefix = prefix;
+    this.seen = new Set();
+  }
+
+  control(...args) {
+    return tool('callgrind_control', [...args, String(this.server.child.pid)]);
+  }
+
+  /** Dump the counters (zeroed by the dump) and read them back: per thread, main thread first. */
+  async dump(label) {
+    this.control(`--dump=${label}`);
+    for (let attempt = 0; ; attempt++) {
+      const files = fs
+        .readdirSync(this.dir)
+        .filter((f) => f.startsWith(`${this.prefix}.`) && !this.seen.has(f))
+        .sort((a, b) => Number(a.split('-').pop()) - Number(b.split('-').pop()));
+      try {
+        const threads = files.map((f) => ({ thread: Number(f.split('-').pop()), ...parseDump(fs.readFileSync(path.join(this.dir, f), 'utf8')) }));
+        if (threads.length === 0 || threads[0].thread !== 1) throw new Error(`no dump of the main thread among ${files.join(', ')}`);
+        for (const f of files) this.seen.add(f);
+        return { main: threads[0], all: threads.reduce((n, t) => n + t.total, 0), threads: threads.length };
+      } catch (err) {
+        if (attempt >= 20) throw new Error(`${this.server.label}: reading the ${label} dump: ${err.message}`);
+        await sleep(250);
+      }
+    }
+  }
+}
+
+/** Sign in, and check the session passes the guard and (for guarded variants) that no session does not. */
+async function signIn(variant, server) {
+  const cookie = await server.call('login', undefined, 180_000);
+  const signedIn = await fetch(`${server.origin}/api`, { headers: { cookie } });
+  const body = await signedIn.text();
+  if (signedIn.status !== 200 || body !== '{"ok":true}') {
+    throw new Error(`${variant.label}: the signed-in request got ${signedIn.status} ${body.slice(0, 200)}`);
+  }
+  if (variant.guarded) {
+    const anonymous = await fetch(`${server.origin}/api`, { redirect: 'manual' });
+    await anonymous.arrayBuffer();
+    if (anonymous.status === 200) throw new Error(`${variant.label}: a request without a session got 200`);
+  }
+  return cookie;
+}
+
+/**
+ * One variant: start its server under callgrind (not counting), sign in, warm up until V8 has optimized the hot
+ * path — with idle pauses, in which V8's helper threads finish their compile jobs (under valgrind the busy main
+ * thread starves them) — switch counting on, check that zeroed counters read ~0, then twice: zero, send exactly
+ * `requests` requests, dump. The two windows are the two runs.
+ */
+async function measure(variant, dir, opts) {
+  const counted = await Counted.start(variant, dir);
+  const { server } = counted;
+  try {
+    const cookie = await signIn(variant, server);
+    const target = { url: `${server.origin}/api`, connections: opts.connections, headers: { cookie } };
+    // Half, then three tenths, then the rest of the warm-up, each followed by an idle second.
+    let sent = 0;
+    for (const share of [0.5, 0.8, 1]) {
+      const amount = Math.round(opts.warmup * share) - sent;
+      sent += amount;
+      if (amount === 0) continue;
+      const r = await load({ ...target, amount });
+      if (r.bad > 0) throw new Error(`${variant.label}: ${r.bad} non-2xx answers or errors in the warm-up`);
+      await sleep(1000);
+    }
+    counted.control('--instr=on');
+    counted.control('--zero');
+    const idle = await counted.dump('zero-check');
+    const runs = [];
+    for (let run = 1; run <= 2; run++) {
+      counted.control('--zero');
+      const r = await load({ ...target, amount: opts.requests });
+      const counts = await counted.dump(`run-${run}`);
+      if (r.bad > 0 || r.total !== opts.requests) {
+        throw new Error(`${variant.label}: ${r.total} answers to ${opts.requests} requests, ${r.bad} non-2xx or errors`);
+      }
+      runs.push({
+        main: counts.main.total / r.total,
+        gc: counts.main.gc / r.total,
+        all: counts.all / r.total,
+        idleMain: idle.main.total,
+        idleAll: idle.all,
+      });
+    }
+    return runs;
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The figure compared across variants: main-thread instructions per request outside GC. */
+const headline = (x) => x.main - x.gc;
+const mean = (a, b) => (a + b) / 2;
+const pctDiff = (a, b) => (100 * Math.abs(a - b)) / mean(a, b);
+
+function summarize(variants, results) {
+  const get = (key) => results.get(key);
+  const cost = (key) => mean(headline(get(key)[0]), headline(get(key)[1]));
+  return variants.map((v) => {
+    const [r1, r2] = get(v.key);
+    return {
+      variant: v,
+      runs: [headline(r1), headline(r2)],
+      cost: cost(v.key),
+      diffPct: pctDiff(headline(r1), headline(r2)),
+      sameExpress: cost(v.base) / cost(v.key),
+      vsA: cost('baseline') / cost(v.key),
+      gc: mean(r1.gc, r2.gc),
+      main: mean(r1.main, r2.main),
+      mainDiffPct: pctDiff(r1.main, r2.main),
+      all: mean(r1.all, r2.all),
+      allDiffPct: pctDiff(r1.all, r2.all),
+      idle: Math.max(r1.idleMain, r2.idleMain),
+    };
+  });
+}
+
+function table(summary) {
+  const header = [
+    '',
+    'Variant',
+    'instr/req (main thread, no GC): run 1, run 2',
+    'runs differ',
+    '× same-Express baseline',
+    '× A',
+    'GC instr/req (main)',
+    'main thread incl. GC (runs differ)',
+    'all threads (runs differ)',
+  ];
+  const rows = summary.map((s) => [
+    s.variant.id,
+    s.variant.label,
+    `${fmt.int(s.runs[0])}, ${fmt.int(s.runs[1])}`,
+    `${s.diffPct.toFixed(2)}%`,
+    fmt.ratio(s.sameExpress),
+    fmt.ratio(s.vsA),
+    fmt.int(s.gc),
+    `${fmt.int(s.main)} (${s.mainDiffPct.toFixed(1)}%)`,
+    `${fmt.int(s.all)} (${s.allDiffPct.toFixed(1)}%)`,
+  ]);
+  return { header, rows };
+}
+
+function writeResults(file, ctx) {
+  const { opts, summary, startedAt, elapsedS, command, valgrind } = ctx;
+  const cpus = os.cpus();
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  const commit = git(['rev-parse', '--short', 'HEAD']);
+  const dirty = git(['status', '--porcelain', '--', 'lib']);
+  const versions = [
+    ['express-wps-oauth', `${pkg.version} (commit ${commit ?? 'unknown'}${dirty ? ', with uncommitted changes in lib/' : ''})`],
+    ...['express', 'express5', 'express-session', 'passport', 'express-openid-connect', 'autocannon'].map((p) => [p, version(p)]),
+  ];
+  const t = table(summary);
+  const md = [];
+  md.push('# Instructions per request', '');
+  md.push(`Written by \`${command}\` on ${startedAt.toISOString()} (took ${Math.round(elapsedS)} s).`, '');
+  md.push(markdownTable(t.header, t.rows), '');
+  md.push('Ratios: the baseline\'s instructions ÷ the variant\'s (1.0 = as cheap as no auth; below 1, dearer), on the');
+  md.push('headline figure, the mean of the two runs.', '');
+  md.push('## Machine and versions', '');
+  md.push(`- ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores; Node.js ${process.version}, ${os.type()} ${os.release()} ${os.arch()}; ${valgrind}`);
+  md.push(`- ${versions.map(([p, v]) => `${p} ${v}`).join(', ')}`, '');
+  md.push('## Method', '');
+  md.push(`- Each server (the same apps as \`npm run bench\`) runs under \`valgrind ${CALLGRIND.join(' ')}\`, signs in, and`);
+  md.push(`  gets ${fmt.int(opts.warmup)} warm-up requests (\`GET /api\` with the session cookie, autocannon, ${opts.connections} connections)`);
+  md.push('  with idle pauses so V8\'s compiler threads finish. Then `callgrind_control --instr=on`, `--zero`, exactly');
+  md.push(`  ${fmt.int(opts.requests)} requests, \`--dump\`, twice; instructions in a dump ÷ ${fmt.int(opts.requests)}. A dump right after zeroing, with no`);
+  md.push(`  requests, reads at most ${fmt.int(Math.max(...summary.map((s) => s.idle)))} instructions on the main thread: the zeroing works.`);
+  md.push('- Headline: the main thread (JavaScript, Node, libuv, the kernel interface) minus the garbage collector\'s');
+  md.push('  share there (calls into V8\'s GC entry points, with all they call). GC is shown apart because its cycles are');
+  md.push('  few per window: whether a mark-compact falls inside moves the total by 1–3%. V8\'s helper threads (concurrent');
+  md.push('  marking, parallel scavenging, optimizing compiles) count in "all threads" only: their share depends on thread');
+  md.push('  scheduling and varies by 5–20%.');
+  md.push('- Two runs per variant: two counted windows back to back in the same server ("runs differ" columns); two');
+  md.push('  servers are measured at a time, one per core. A rerun of the whole script (new processes) agrees as closely.');
+  md.push('  Counts do not depend on the machine\'s speed; absolute numbers are larger than native ones would be only by');
+  md.push('  what valgrind changes (none of the JavaScript work; V8 sees the same CPU features).', '');
+  md.push('## Reproduce', '');
+  md.push('```sh', 'npm run bench:instructions                # builds dist/, all variants, about 5 minutes', 'node bench/instructions.js --only B,E      # those and their baselines', '```', '');
+  fs.writeFileSync(file, md.join('\n'));
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const variants = selectVariants(opts.only);
+  const valgrind = valgrindVersion();
+  const startedAt = new Date();
+  const t0 = performance.now();
+  try {
+    require.resolve('express-wps-oauth');
+  } catch {
+    throw new Error('dist/ is missing: run `npm run build` (`npm run bench:instructions` does)');
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wps-bench-callgrind-'));
+  const results = new Map();
+  try {
+    console.log(`${valgrind}; ${fmt.int(opts.warmup)} warm-up requests, then ${fmt.int(opts.requests)} counted, two counted runs per variant`);
+    // Two servers at a time, one per core: each is single-threaded under valgrind, which runs one thread at a time.
+    // The dearest first (D2, D, C), so that the two workers end at about the same time.
+    const queue = [...variants].sort((a, b) => ORDER.indexOf(a.id) - ORDER.indexOf(b.id));
+    const worker = async () => {
+      for (let v = queue.shift(); v !== undefined; v = queue.shift()) {
+        const started = performance.now();
+        const [r1, r2] = await measure(v, dir, opts);
+        results.set(v.key, [r1, r2]);
+        console.log(
+          `${v.id.padEnd(2)} ${fmt.int(headline(r1))} / ${fmt.int(headline(r2))} instr/req (main thread, no GC; ` +
+            `GC ${fmt.int(r1.gc)} / ${fmt.int(r2.gc)}; all threads ${fmt.int(r1.all)} / ${fmt.int(r2.all)}) ` +
+            `in ${Math.round((performance.now() - started) / 1000)} s`,
+        );
+      }
+    };
+    await Promise.all([worker(), worker()]);
+    const summary = summarize(variants, results);
+    const t = table(summary);
+    console.log(`\n${textTable(t.header, t.rows)}`);
+    const elapsedS = (performance.now() - t0) / 1000;
+    console.log(`\nDone in ${Math.round(elapsedS)} s.`);
+    if (opts.write && opts.only === undefined) {
+      const args = process.argv.slice(2);
+      const command = args.length === 0 ? 'npm run bench:instructions' : `npm run bench:instructions -- ${args.join(' ')}`;
+      const file = path.join(__dirname, 'INSTRUCTIONS.md');
+      writeResults(file, { opts, summary, startedAt, elapsedS, command, valgrind });
+      console.log(`Wrote ${path.relative(process.cwd(), file)}`);
+    }
+  } finally {
+    if (opts.keep) console.log(`Callgrind dumps kept in ${dir} (callgrind_annotate or KCachegrind read them)`);
+    else fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(`\nbench:instructions failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});
