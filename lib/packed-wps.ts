@@ -9,9 +9,10 @@ import type { WpsSessionData } from './types';
  * touch), and its hash calls a replacer function for every key. A token record and a user profile are a dozen
  * keys, and that work was the larger part of what a signed-in session cost per request (`npm run
  * bench:instructions` counts it). So the `wps` object serializes itself as one JSON string (its `toJSON`):
- * express-session and JSON-based stores (MemoryStore, connect-redis, …) handle one string, and {@link wpsOf} turns it back into an object the first time a request looks. While that object holds
- * what it was read with, it serializes to the very string it came from (checked by comparing values, far cheaper
- * than serializing them), so an untouched session still counts as unmodified and costs no serialization.
+ * express-session and JSON-based stores (MemoryStore, connect-redis, …) handle one string, and {@link wpsOf} turns
+ * it back into an object the first time a request looks. While that object holds what it was read with, it
+ * serializes to the very string it came from (checked by comparing values, far cheaper than serializing them), so
+ * an untouched session still counts as unmodified and costs no serialization.
  *
  * Stores that do not go through `JSON.stringify` (BSON, msgpack) keep a plain object, which reads as it always did;
  * plain objects are never converted, so such a session is not rewritten on every request. Internal.
