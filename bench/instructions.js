@@ -5,7 +5,7 @@
 // repeats to well under 1%. Each variant's server is counted in two windows (runs) of the same number of requests;
 // their difference shows the repeatability. Two servers run at once, one per core. Prints the table and writes
 // bench/INSTRUCTIONS.md (not with --only). Run after `npm run build`:
-// node bench/instructions.js [--only B,E] [--requests N (700)] [--warmup N (3000)] [--connections N (10)]
+// node bench/instructions.js [--only B,E] [--requests N (1000)] [--warmup N (3000)] [--connections N (1)]
 // [--no-write] [--keep (the callgrind dumps)]
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -21,6 +21,7 @@ const ROOT = path.join(__dirname, '..');
 /** The same servers as VARIANTS in run.js. `base`: the baseline on the same Express major. */
 const ALL_VARIANTS = [
   { id: 'A', key: 'baseline', label: 'baseline: session, no auth (Express 4)', script: 'baseline.js', args: ['express'], base: 'baseline' },
+  { id: 'A2', key: 'sized', label: 'baseline with a session as big as ours (Express 4)', script: 'baseline.js', args: ['express', 'sized'], base: 'baseline' },
   { id: 'B', key: 'ours', label: 'express-wps-oauth requireWpsToken (Express 4)', script: 'ours.js', args: ['express'], base: 'baseline', guarded: true },
   { id: 'C', key: 'passport', label: 'passport 0.7 session + isAuthenticated', script: 'passport.js', args: ['express'], base: 'baseline', guarded: true },
   { id: 'D', key: 'eoc', label: 'express-openid-connect requiresAuth (MemoryStore session)', script: 'oidc.js', args: ['store'], base: 'baseline', guarded: true },
@@ -46,11 +47,14 @@ const GC_ENTRY =
   /^v8::internal::(Heap::(CollectGarbage|CollectAllGarbage|CollectAllAvailableGarbage|FinalizeIncrementalMarkingAtomically|StartIncrementalMarking)\b|IncrementalMarking::|IncrementalMarkingJob::|MinorGCJob::|ScavengeJob::|MarkingBarrier::|Sweeper::|ArrayBufferSweeper::|ConcurrentMarking::|MemoryReducer::)/;
 const GC_CODE = /^v8::internal::(Heap|Scaveng\w*|\w*MarkCompact\w*|\w*Marking\w*|\w*Sweeper|GCTracer|Evacuat\w*|MemoryReducer)::/;
 
+/** Main-thread instructions a dump right after zeroing may hold (a timer firing); a window holds ~10^9. */
+const IDLE_LIMIT = 1_000_000;
+
 /** The order variants are measured in: the slowest under valgrind first. */
-const ORDER = ['D2', 'D', 'C', 'E', 'B', 'F', 'A'];
+const ORDER = ['D2', 'D', 'C', 'E', 'B', 'A2', 'F', 'A'];
 
 function parseArgs(argv) {
-  const opts = { requests: 700, warmup: 3000, connections: 10, write: true, keep: false, only: undefined };
+  const opts = { requests: 1000, warmup: 3000, connections: 1, write: true, keep: false, only: undefined };
   const numbers = { '--requests': 'requests', '--warmup': 'warmup', '--connections': 'connections' };
   const flags = { '--no-write': ['write', false], '--keep': ['keep', true] };
   for (let i = 0; i < argv.length; i++) {
@@ -153,7 +157,7 @@ class Counted {
   static async start(variant, dir) {
     const out = path.join(dir, variant.key);
     const server = await ServerProcess.start(variant.script, variant.args, {
-      wrapper: ['valgrind', ...CALLGRIND, `--callgrind-out-file=${out}.%p`],
+      wrapper: ['valgrind', ...CALLGRIND, ...(process.env.EXP_VG ?? '').split(' ').filter(Boolean), `--callgrind-out-file=${out}.%p`],
       timeoutMs: 180_000,
     });
     return new Counted(server, dir, `${path.basename(out)}.${server.child.pid}`);
@@ -184,7 +188,7 @@ class Counted {
         for (const f of files) this.seen.add(f);
         return { main: threads[0], all: threads.reduce((n, t) => n + t.total, 0), threads: threads.length };
       } catch (err) {
-        if (attempt >= 20) throw new Error(`${this.server.label}: reading the ${label} dump: ${err.message}`);
+        if (attempt >= 20) throw new Error(`${this.server.label}: reading the ${label} dump: ${err.message}`, { cause: err });
         await sleep(250);
       }
     }
@@ -232,6 +236,9 @@ async function measure(variant, dir, opts) {
     counted.control('--instr=on');
     counted.control('--zero');
     const idle = await counted.dump('zero-check');
+    if (idle.main.total > IDLE_LIMIT) {
+      throw new Error(`${variant.label}: ${idle.main.total} instructions counted right after zeroing: callgrind_control --zero did not work`);
+    }
     const runs = [];
     for (let run = 1; run <= 2; run++) {
       counted.control('--zero');
@@ -328,22 +335,23 @@ function writeResults(file, ctx) {
   md.push(`- ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores; Node.js ${process.version}, ${os.type()} ${os.release()} ${os.arch()}; ${valgrind}`);
   md.push(`- ${versions.map(([p, v]) => `${p} ${v}`).join(', ')}`, '');
   md.push('## Method', '');
-  md.push(`- Each server (the same apps as \`npm run bench\`) runs under \`valgrind ${CALLGRIND.join(' ')}\`, signs in, and`);
-  md.push(`  gets ${fmt.int(opts.warmup)} warm-up requests (\`GET /api\` with the session cookie, autocannon, ${opts.connections} connections)`);
-  md.push('  with idle pauses so V8\'s compiler threads finish. Then `callgrind_control --instr=on`, `--zero`, exactly');
-  md.push(`  ${fmt.int(opts.requests)} requests, \`--dump\`, twice; instructions in a dump ÷ ${fmt.int(opts.requests)}. A dump right after zeroing, with no`);
-  md.push(`  requests, reads at most ${fmt.int(Math.max(...summary.map((s) => s.idle)))} instructions on the main thread: the zeroing works.`);
-  md.push('- Headline: the main thread (JavaScript, Node, libuv, the kernel interface) minus the garbage collector\'s');
-  md.push('  share there (calls into V8\'s GC entry points, with all they call). GC is shown apart because its cycles are');
-  md.push('  few per window: whether a mark-compact falls inside moves the total by 1–3%. V8\'s helper threads (concurrent');
-  md.push('  marking, parallel scavenging, optimizing compiles) count in "all threads" only: their share depends on thread');
-  md.push('  scheduling and varies by 5–20%.');
-  md.push('- Two runs per variant: two counted windows back to back in the same server ("runs differ" columns); two');
-  md.push('  servers are measured at a time, one per core. A rerun of the whole script (new processes) agrees as closely.');
-  md.push('  Counts do not depend on the machine\'s speed; absolute numbers are larger than native ones would be only by');
-  md.push('  what valgrind changes (none of the JavaScript work; V8 sees the same CPU features).', '');
+  md.push(`- Each server (the same apps as \`npm run bench\`, on 127.0.0.1) runs under \`valgrind ${CALLGRIND.join(' ')}\`,`);
+  md.push(`  signs in, and gets ${fmt.int(opts.warmup)} warm-up requests (\`GET /api\` with the session cookie, autocannon) with idle pauses`);
+  md.push('  so that V8\'s compiler threads, which valgrind starves while the main thread is busy, finish. Then');
+  md.push(`  \`callgrind_control --instr=on\`, and twice: \`--zero\`, exactly ${fmt.int(opts.requests)} requests, \`--dump\`; a dump's instructions ÷`);
+  md.push(`  ${fmt.int(opts.requests)}. A dump right after zeroing, with no requests, holds at most ${fmt.int(Math.max(...summary.map((s) => s.idle)))} main-thread instructions.`);
+  md.push(`- ${opts.connections === 1 ? 'One connection: one request at a time, so each pays one event-loop turn whatever the' : `${opts.connections} connections: how many requests one event-loop turn serves depends on the`}`);
+  md.push(`  ${opts.connections === 1 ? "machine's speed (with several, how many requests a turn serves depends on timing)." : "machine's speed, which adds noise (`--connections 1` avoids it)."}`);
+  md.push('- Headline: the main thread (JavaScript, Node, libuv) minus the garbage collector\'s share there (calls into');
+  md.push('  V8\'s GC entry points, with all they call), shown apart: a window holds a few GC cycles, and whether a');
+  md.push('  mark-compact falls inside moves the total by 1–3%. V8\'s helper threads (concurrent marking, parallel');
+  md.push('  scavenging, optimizing compiles) count in "all threads" only: their share depends on thread scheduling.');
+  md.push('- User space only: the kernel\'s side of socket I/O, the same for every variant, is not counted, so these');
+  md.push('  ratios spread wider than CPU-time ratios.');
+  md.push('- Two runs per variant: two counted windows back to back in the same server; two servers at a time, one per');
+  md.push('  core. The counts do not depend on the machine\'s speed or load.', '');
   md.push('## Reproduce', '');
-  md.push('```sh', 'npm run bench:instructions                # builds dist/, all variants, about 5 minutes', 'node bench/instructions.js --only B,E      # those and their baselines', '```', '');
+  md.push('```sh', 'npm run bench:instructions                # builds dist/, all variants, 5–6 minutes', 'node bench/instructions.js --only B,E      # those and their baselines', '```', '');
   fs.writeFileSync(file, md.join('\n'));
 }
 
