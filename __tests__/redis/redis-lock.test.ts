@@ -110,9 +110,10 @@ describeRedis('redisRefreshLock on a real Redis', () => {
   });
 
   it('expires after its TTL, and a late release by the old owner leaves the new owner alone', async () => {
-    const first = (await lock.acquire('s', 150)) as string;
-    expect(await lock.acquire('s', 150)).toBeNull();
-    await wait(250);
+    // A TTL long enough that a busy machine cannot let it run out between the first two calls.
+    const first = (await lock.acquire('s', 1000)) as string;
+    expect(await lock.acquire('s', 1000)).toBeNull();
+    await wait(1100);
     const second = (await lock.acquire('s', 5000)) as string;
     expect(second).toMatch(UUID);
     expect(second).not.toBe(first);
