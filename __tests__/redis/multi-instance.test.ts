@@ -162,7 +162,8 @@ describeRedis('two app instances sharing connect-redis sessions and the Redis re
     // The dead holder's call never completed at WPS, so its refresh token was still the valid one.
     expect(second?.form.refresh_token).toBe(before.refreshToken);
     expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(ttlMs - 500);
-    expect(Math.max(...replies.map((r) => r.ms))).toBeLessThan(ttlMs + timeoutMs);
+    // Nobody waits for a second TTL: the slowest answer comes after one TTL, the refresh, and slack for a busy machine.
+    expect(Math.max(...replies.map((r) => r.ms))).toBeLessThan(ttlMs + timeoutMs + 2000);
     expect((await storedTokens(cookie)).rev).toBe(before.rev + 1);
   }, 30_000);
 }, { onlyOnce: true });
