@@ -14,20 +14,8 @@ const { performance } = require('node:perf_hooks');
 const { ServerProcess } = require('./lib/child');
 const { load } = require('./lib/load');
 const { fmt, markdownTable, textTable } = require('./lib/stats');
+const { ROOT, git, parseOnly, selectVariants, signIn, version } = require('./lib/variants');
 
-const ROOT = path.join(__dirname, '..');
-
-/** The same servers as VARIANTS in run.js. `base`: the baseline on the same Express major. */
-const ALL_VARIANTS = [
-  { id: 'A', key: 'baseline', label: 'baseline: session, no auth (Express 4)', script: 'baseline.js', args: ['express'], base: 'baseline' },
-  { id: 'A2', key: 'sized', label: 'baseline with a session as big as ours (Express 4)', script: 'baseline.js', args: ['express', 'sized'], base: 'baseline' },
-  { id: 'B', key: 'ours', label: 'express-wps-oauth requireWpsToken (Express 4)', script: 'ours.js', args: ['express'], base: 'baseline', guarded: true },
-  { id: 'C', key: 'passport', label: 'passport 0.7 session + isAuthenticated', script: 'passport.js', args: ['express'], base: 'baseline', guarded: true },
-  { id: 'D', key: 'eoc', label: 'express-openid-connect requiresAuth (MemoryStore session)', script: 'oidc.js', args: ['store'], base: 'baseline', guarded: true },
-  { id: 'D2', key: 'eoc-cookie', label: 'express-openid-connect requiresAuth (default cookie session)', script: 'oidc.js', args: ['cookie'], base: 'baseline', guarded: true },
-  { id: 'E', key: 'ours5', label: 'express-wps-oauth requireWpsToken (Express 5)', script: 'ours.js', args: ['express5'], base: 'baseline5', guarded: true },
-  { id: 'F', key: 'baseline5', label: 'baseline: session, no auth (Express 5)', script: 'baseline.js', args: ['express5'], base: 'baseline5' },
-];
 
 /**
  * Callgrind options. Instrumentation starts off (start-up, sign-in and warm-up run several times faster) and is
@@ -67,10 +55,7 @@ function parseArgs(argv) {
       if (!Number.isInteger(value) || value <= 0) throw new Error(`${arg} needs a positive integer`);
       opts[numbers[arg]] = value;
     } else if (arg === '--only') {
-      const ids = (argv[++i] ?? '').split(',').filter(Boolean);
-      const unknown = ids.filter((id) => !ALL_VARIANTS.some((v) => v.id === id));
-      if (ids.length === 0 || unknown.length > 0) throw new Error(`--only needs variant ids among ${ALL_VARIANTS.map((v) => v.id).join(',')}`);
-      opts.only = ids;
+      opts.only = parseOnly(argv[++i]);
     } else if (flags[arg] !== undefined) {
       const [key, value] = flags[arg];
       opts[key] = value;
@@ -79,13 +64,6 @@ function parseArgs(argv) {
     }
   }
   return opts;
-}
-
-/** The chosen variants plus the baselines their ratios need (A, and the baseline of the same Express major). */
-function selectVariants(only) {
-  if (only === undefined) return ALL_VARIANTS;
-  const keys = new Set(ALL_VARIANTS.filter((v) => only.includes(v.id)).flatMap((v) => ['baseline', v.base, v.key]));
-  return ALL_VARIANTS.filter((v) => keys.has(v.key));
 }
 
 function tool(cmd, args) {
@@ -97,18 +75,6 @@ function valgrindVersion() {
     return tool('valgrind', ['--version']);
   } catch (err) {
     throw new Error(`valgrind does not run (${err.message.trim()}); Debian/Ubuntu: apt-get install valgrind, which brings callgrind_control`, { cause: err });
-  }
-}
-
-function version(pkg) {
-  return JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
-}
-
-function git(args) {
-  try {
-    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return undefined;
   }
 }
 
@@ -198,22 +164,6 @@ class Counted {
   }
 }
 
-/** Sign in, and check the session passes the guard and (for guarded variants) that no session does not. */
-async function signIn(variant, server) {
-  const cookie = await server.call('login', undefined, 180_000);
-  const signedIn = await fetch(`${server.origin}/api`, { headers: { cookie } });
-  const body = await signedIn.text();
-  if (signedIn.status !== 200 || body !== '{"ok":true}') {
-    throw new Error(`${variant.label}: the signed-in request got ${signedIn.status} ${body.slice(0, 200)}`);
-  }
-  if (variant.guarded) {
-    const anonymous = await fetch(`${server.origin}/api`, { redirect: 'manual' });
-    await anonymous.arrayBuffer();
-    if (anonymous.status === 200) throw new Error(`${variant.label}: a request without a session got 200`);
-  }
-  return cookie;
-}
-
 /**
  * Wait until the idle server's process (all its threads) stops using CPU: V8's helper threads have finished the
  * optimizing compiles the last requests queued. Under valgrind, which runs one thread at a time, they get little
@@ -243,7 +193,7 @@ async function measure(variant, run, dir, opts) {
   const counted = await Counted.start(variant, run, dir);
   const { server } = counted;
   try {
-    const cookie = await signIn(variant, server);
+    const cookie = await signIn(variant, server, 180_000);
     const target = { url: `${server.origin}/api`, connections: opts.connections, headers: { cookie } };
     // Half, then three tenths, then the rest of the warm-up, each followed by a quiet spell.
     let sent = 0;

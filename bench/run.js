@@ -15,20 +15,9 @@ const { load } = require('./lib/load');
 const { fmt, markdownTable, median, textTable } = require('./lib/stats');
 const { runSoak } = require('./soak');
 const { runStorm, TOKEN_LATENCY_MS } = require('./storm');
+const { ALL_VARIANTS, ROOT, git, parseOnly, selectVariants, signIn, version } = require('./lib/variants');
 
-const ROOT = path.join(__dirname, '..');
 
-/** The servers under load. `base`: the baseline on the same Express major, for the second ratio column. */
-const ALL_VARIANTS = [
-  { id: 'A', key: 'baseline', label: 'baseline: session, no auth (Express 4)', script: 'baseline.js', args: ['express'], base: 'baseline' },
-  { id: 'A2', key: 'sized', label: 'baseline with a session as big as ours (Express 4)', script: 'baseline.js', args: ['express', 'sized'], base: 'baseline' },
-  { id: 'B', key: 'ours', label: 'express-wps-oauth requireWpsToken (Express 4)', script: 'ours.js', args: ['express'], base: 'baseline', guarded: true },
-  { id: 'C', key: 'passport', label: 'passport 0.7 session + isAuthenticated', script: 'passport.js', args: ['express'], base: 'baseline', guarded: true },
-  { id: 'D', key: 'eoc', label: 'express-openid-connect requiresAuth (MemoryStore session)', script: 'oidc.js', args: ['store'], base: 'baseline', guarded: true },
-  { id: 'D2', key: 'eoc-cookie', label: 'express-openid-connect requiresAuth (default cookie session)', script: 'oidc.js', args: ['cookie'], base: 'baseline', guarded: true },
-  { id: 'E', key: 'ours5', label: 'express-wps-oauth requireWpsToken (Express 5)', script: 'ours.js', args: ['express5'], base: 'baseline5', guarded: true },
-  { id: 'F', key: 'baseline5', label: 'baseline: session, no auth (Express 5)', script: 'baseline.js', args: ['express5'], base: 'baseline5' },
-];
 /** The variants of this run: all of them unless `--only` says otherwise. */
 let VARIANTS = ALL_VARIANTS;
 
@@ -47,10 +36,7 @@ function parseArgs(argv) {
       if (!Number.isInteger(value) || value <= 0) throw new Error(`${arg} needs a positive integer`);
       opts[numbers[arg]] = value;
     } else if (arg === '--only') {
-      const ids = (argv[++i] ?? '').split(',').filter(Boolean);
-      const unknown = ids.filter((id) => !ALL_VARIANTS.some((v) => v.id === id));
-      if (ids.length === 0 || unknown.length > 0) throw new Error(`--only needs variant ids among ${ALL_VARIANTS.map((v) => v.id).join(',')}`);
-      opts.only = ids;
+      opts.only = parseOnly(argv[++i]);
       opts.write = false;
     } else if (flags[arg] !== undefined) {
       const [key, value] = flags[arg];
@@ -78,34 +64,6 @@ function checkDist() {
   } catch {
     throw new Error('dist/ is missing or incomplete: run `npm run build` (or drop --no-build)');
   }
-}
-
-function version(pkg) {
-  return JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
-}
-
-function git(args) {
-  try {
-    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** Sign in, then prove the session passes the guard and (for guarded variants) that no session does not. */
-async function prepare(variant, server) {
-  const cookie = await server.call('login');
-  const signedIn = await fetch(`${server.origin}/api`, { headers: { cookie } });
-  const body = await signedIn.text();
-  if (signedIn.status !== 200 || body !== '{"ok":true}') {
-    throw new Error(`${variant.label}: the signed-in request got ${signedIn.status} ${body.slice(0, 200)}`);
-  }
-  if (variant.guarded) {
-    const anonymous = await fetch(`${server.origin}/api`, { redirect: 'manual' });
-    await anonymous.arrayBuffer();
-    if (anonymous.status === 200) throw new Error(`${variant.label}: a request without a session got 200`);
-  }
-  return cookie;
 }
 
 /** One timed run against one server: autocannon's numbers plus the server's CPU time per request. */
@@ -395,11 +353,7 @@ function writeResults(file, ctx) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  if (opts.only !== undefined) {
-    // The chosen variants, plus the baselines their ratios need, in the usual order.
-    const keys = new Set(ALL_VARIANTS.filter((v) => opts.only.includes(v.id)).flatMap((v) => ['baseline', v.base, v.key]));
-    VARIANTS = ALL_VARIANTS.filter((v) => keys.has(v.key));
-  }
+  VARIANTS = selectVariants(opts.only);
   opts.pinned = opts.pin && pinToCpu(process.pid, RUNNER_CPU);
   const startedAt = new Date();
   const t0 = performance.now();
@@ -421,7 +375,7 @@ async function main() {
     if (opts.soak) soakServer = await ServerProcess.start('soak.js', ['1000'], { execArgv: ['--expose-gc'], cpu });
     for (const v of VARIANTS) {
       const entry = servers.get(v.key);
-      entry.cookie = await prepare(v, entry.server);
+      entry.cookie = await signIn(v, entry.server);
     }
     const m = machine();
     console.log(`\n${m.cpu}, ${m.cores} cores, Node ${m.node}; load average ${loadStart.toFixed(2)}`);
