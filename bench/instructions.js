@@ -14,7 +14,7 @@ const { performance } = require('node:perf_hooks');
 const { ServerProcess } = require('./lib/child');
 const { load } = require('./lib/load');
 const { fmt, markdownTable, textTable } = require('./lib/stats');
-const { ROOT, git, parseOnly, selectVariants, signIn, version } = require('./lib/variants');
+const { ROOT, git, parseOptions, selectVariants, signIn, version } = require('./lib/variants');
 
 
 /**
@@ -45,25 +45,12 @@ const SETTLE_MAX_MS = 15_000;
 const ORDER = ['D2', 'D', 'C', 'E', 'B', 'A2', 'F', 'A'];
 
 function parseArgs(argv) {
-  const opts = { requests: 800, warmup: 3000, connections: 1, write: true, keep: false, only: undefined };
-  const numbers = { '--requests': 'requests', '--warmup': 'warmup', '--connections': 'connections' };
-  const flags = { '--no-write': ['write', false], '--keep': ['keep', true] };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (numbers[arg] !== undefined) {
-      const value = Number(argv[++i]);
-      if (!Number.isInteger(value) || value <= 0) throw new Error(`${arg} needs a positive integer`);
-      opts[numbers[arg]] = value;
-    } else if (arg === '--only') {
-      opts.only = parseOnly(argv[++i]);
-    } else if (flags[arg] !== undefined) {
-      const [key, value] = flags[arg];
-      opts[key] = value;
-    } else {
-      throw new Error(`unknown option ${arg}`);
-    }
-  }
-  return opts;
+  return parseOptions(
+    argv,
+    { requests: 800, warmup: 3000, connections: 1, write: true, keep: false },
+    { '--requests': 'requests', '--warmup': 'warmup', '--connections': 'connections' },
+    { '--no-write': ['write', false], '--keep': ['keep', true] },
+  );
 }
 
 function tool(cmd, args) {

@@ -15,7 +15,7 @@ const { load } = require('./lib/load');
 const { fmt, markdownTable, median, textTable } = require('./lib/stats');
 const { runSoak } = require('./soak');
 const { runStorm, TOKEN_LATENCY_MS } = require('./storm');
-const { ALL_VARIANTS, ROOT, git, parseOnly, selectVariants, signIn, version } = require('./lib/variants');
+const { ALL_VARIANTS, ROOT, git, parseOptions, selectVariants, signIn, version } = require('./lib/variants');
 
 
 /** The variants of this run: all of them unless `--only` says otherwise. */
@@ -26,26 +26,12 @@ const RUNNER_CPU = 0;
 const SERVER_CPU = 1;
 
 function parseArgs(argv) {
-  const opts = { rounds: 8, duration: 2, connections: 50, soakRequests: 200_000, build: true, write: true, storm: true, soak: true, pin: true, only: undefined };
-  const numbers = { '--rounds': 'rounds', '--duration': 'duration', '--connections': 'connections', '--soak-requests': 'soakRequests' };
-  const flags = { '--no-build': ['build', false], '--no-write': ['write', false], '--skip-storm': ['storm', false], '--skip-soak': ['soak', false], '--no-pin': ['pin', false] };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (numbers[arg] !== undefined) {
-      const value = Number(argv[++i]);
-      if (!Number.isInteger(value) || value <= 0) throw new Error(`${arg} needs a positive integer`);
-      opts[numbers[arg]] = value;
-    } else if (arg === '--only') {
-      opts.only = parseOnly(argv[++i]);
-      opts.write = false;
-    } else if (flags[arg] !== undefined) {
-      const [key, value] = flags[arg];
-      opts[key] = value;
-    } else {
-      throw new Error(`unknown option ${arg}`);
-    }
-  }
-  return opts;
+  return parseOptions(
+    argv,
+    { rounds: 8, duration: 2, connections: 50, soakRequests: 200_000, build: true, write: true, storm: true, soak: true, pin: true },
+    { '--rounds': 'rounds', '--duration': 'duration', '--connections': 'connections', '--soak-requests': 'soakRequests' },
+    { '--no-build': ['build', false], '--no-write': ['write', false], '--skip-storm': ['storm', false], '--skip-soak': ['soak', false], '--no-pin': ['pin', false] },
+  );
 }
 
 function build() {

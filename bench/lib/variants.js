@@ -31,6 +31,32 @@ function parseOnly(value) {
   return ids;
 }
 
+/**
+ * Parse a bench's command line into a copy of `defaults`: `numbers` maps options taking a positive integer to their
+ * key, `flags` maps switches to `[key, value]`, and `--only A,B` sets `only` (and `write: false`: a partial run does
+ * not replace the results file).
+ */
+function parseOptions(argv, defaults, numbers, flags) {
+  const opts = { ...defaults, only: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (numbers[arg] !== undefined) {
+      const value = Number(argv[++i]);
+      if (!Number.isInteger(value) || value <= 0) throw new Error(`${arg} needs a positive integer`);
+      opts[numbers[arg]] = value;
+    } else if (arg === '--only') {
+      opts.only = parseOnly(argv[++i]);
+      opts.write = false;
+    } else if (flags[arg] !== undefined) {
+      const [key, value] = flags[arg];
+      opts[key] = value;
+    } else {
+      throw new Error(`unknown option ${arg}`);
+    }
+  }
+  return opts;
+}
+
 /** The chosen variants plus the baselines their ratios need (A, and the baseline of the same Express major). */
 function selectVariants(only) {
   if (only === undefined) return ALL_VARIANTS;
@@ -68,4 +94,4 @@ function git(args) {
   }
 }
 
-module.exports = { ALL_VARIANTS, ROOT, git, parseOnly, selectVariants, signIn, version };
+module.exports = { ALL_VARIANTS, ROOT, git, parseOptions, selectVariants, signIn, version };
