@@ -7,7 +7,7 @@ import { resolveConfig } from '../lib/config';
 import { deriveTokenKey, TokenSealer } from '../lib/token-crypto';
 import { startFakeWps, type FakeWps } from '../lib/testing';
 import { authorize, CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signIn, type TestApp } from './helpers/app';
-import { storedWps, withStoredWps } from './helpers/stored';
+import { countSets, sessionsOf, storedWps, withStoredWps } from './helpers/stored';
 import { connectRedis, deleteKeys, describeRedis, uniquePrefix, type Redis } from './redis/helpers';
 
 const KEY = randomBytes(32).toString('base64');
@@ -26,10 +26,6 @@ beforeEach(() => {
 });
 
 /** MemoryStore keeps each session as the JSON string it would send to any other store: that is the dump. */
-function sessionsOf(store: MemoryStore): Record<string, string> {
-  return (store as unknown as { sessions: Record<string, string> }).sessions;
-}
-
 function dump(t: TestApp): string {
   return Object.values(sessionsOf(t.store)).join('\n');
 }
@@ -64,17 +60,6 @@ async function signInCookie(t: TestApp): Promise<{ cookie: string; sid: string }
 
 async function tokensIn(t: TestApp, cookie: string): Promise<WpsTokenRecord> {
   return (await request(t.app).get('/test/session').set('Cookie', cookie).expect(200)).body.wps.tokens as WpsTokenRecord;
-}
-
-/** Count the writes that reach the store from now on. */
-function countSets(store: Store): { count: number } {
-  const counter = { count: 0 };
-  const set = store.set;
-  store.set = function countedSet(this: Store, ...args: Parameters<Store['set']>) {
-    counter.count++;
-    set.apply(this, args);
-  };
-  return counter;
 }
 
 function kidOf(sealed: unknown): string {

@@ -1,3 +1,4 @@
+import type { MemoryStore, Store } from 'express-session';
 import type { WpsSessionData } from '../../lib';
 
 /**
@@ -12,4 +13,20 @@ export function storedWps(session: unknown): WpsSessionData | undefined {
 /** `session` with its `wps` replaced, packed as the library would store it. */
 export function withStoredWps<T extends object>(session: T, wps: WpsSessionData): T {
   return { ...session, wps: JSON.stringify(wps) };
+}
+
+/** A MemoryStore's entries: session id → the JSON string it keeps. */
+export function sessionsOf(store: MemoryStore): Record<string, string> {
+  return (store as unknown as { sessions: Record<string, string> }).sessions;
+}
+
+/** Count the writes that reach the store from now on. */
+export function countSets(store: Store): { count: number } {
+  const counter = { count: 0 };
+  const set = store.set;
+  store.set = function countedSet(this: Store, ...args: Parameters<Store['set']>) {
+    counter.count++;
+    set.apply(this, args);
+  };
+  return counter;
 }
