@@ -111,21 +111,15 @@ const wpsAccessor: PropertyDescriptor = {
   },
 };
 
-const withAccessor = new WeakSet<object>();
 let lastPrototype: object | null = null;
 
 /** Put the `req.wps` accessor on this request's prototype (Express's `app.request`), once per prototype. */
 function installAccessor(req: Request): boolean {
   const proto = Object.getPrototypeOf(req) as object | null;
   if (proto === lastPrototype) return true;
-  if (proto === null || !withAccessor.has(proto)) {
-    // Only on an Express app's request prototype, never on Node's shared IncomingMessage.prototype.
-    if (proto === null || proto === IncomingMessage.prototype || !(proto instanceof IncomingMessage)) return false;
-    if (Object.getOwnPropertyDescriptor(proto, 'wps')?.get !== wpsAccessor.get) {
-      Object.defineProperty(proto, 'wps', wpsAccessor);
-    }
-    withAccessor.add(proto);
-  }
+  // Only on an Express app's request prototype, never on Node's shared IncomingMessage.prototype.
+  if (!(proto instanceof IncomingMessage)) return false;
+  if (Object.getOwnPropertyDescriptor(proto, 'wps')?.get !== wpsAccessor.get) Object.defineProperty(proto, 'wps', wpsAccessor);
   lastPrototype = proto;
   return true;
 }
