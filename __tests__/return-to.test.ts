@@ -1,4 +1,4 @@
-import { safeReturnTo } from '../lib/return-to';
+import { safeReturnTo } from '../lib/express/return-to';
 
 describe('safeReturnTo', () => {
   it.each(['/', '/files', '/files?id=1&x=%20y', '/a/b#frag', '/%E4%B8%AD%E6%96%87', '/search?q=a%2Fb'])(

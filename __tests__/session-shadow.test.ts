@@ -1,5 +1,5 @@
 import type { Session } from 'express-session';
-import { ownSave, shadowSave } from '../lib/session';
+import { ownSave, shadowSave } from '../lib/session/save';
 
 /** A stand-in with express-session's shape: `save` on the prototype. */
 class FakeSession {

@@ -2,13 +2,13 @@ import { createHash, createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
 import request from 'supertest';
 import { createWpsAppClient, WpsApiError } from '../lib';
-import { signKso1 } from '../lib/signing';
+import { signKso1 } from '../lib/wps/signing';
 import { startFakeWps, type FakeWps, type RecordedRequest } from '../lib/testing';
 import { createApiTestApp } from './helpers/api-app';
 import { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, signIn } from './helpers/app';
 
 /**
- * KSO-1 written out from the platform's sentence, with node:crypto only (not with lib/signing.ts):
+ * KSO-1 written out from the platform's sentence, with node:crypto only (not with lib/wps/signing.ts):
  * HMAC-SHA256(key=APPKEY, "KSO-1" + METHOD + REQUEST_URI + CONTENT_TYPE + X-Kso-Date + sha256hex(body)), hex,
  * where the body hash is the empty string when there is no body.
  */

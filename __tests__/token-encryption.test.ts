@@ -4,7 +4,7 @@ import { MemoryStore, type Store } from 'express-session';
 import request from 'supertest';
 import { requireWpsToken, wpsAuth, type WpsAuthOptions, type WpsSessionData, type WpsTokenRecord } from '../lib';
 import { resolveConfig } from '../lib/config';
-import { deriveTokenKey, TokenSealer } from '../lib/token-crypto';
+import { deriveTokenKey, TokenSealer } from '../lib/session/token-sealer';
 import { startFakeWps, type FakeWps } from '../lib/testing';
 import { authorize, CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signIn, type TestApp } from './helpers/app';
 import { countSets, sessionsOf, storedWps, withStoredWps } from './helpers/stored';

@@ -1,8 +1,8 @@
 import Joi from 'joi';
-import { createMemoryRefreshLock } from './refresh-lock';
+import { createMemoryRefreshLock } from './refresh/refresh-lock';
 import type { RefreshLock, UnauthenticatedMode, WpsAppClientOptions, WpsAuthOptions, WpsLogger } from './types';
 import { silentLogger } from './logger';
-import { deriveTokenKey, MIN_KEY_CHARS } from './token-crypto';
+import { deriveTokenKey, MIN_KEY_CHARS } from './session/token-sealer';
 
 /** Everything `wpsAuth` needs, resolved once at factory time. Internal. */
 export interface ResolvedConfig {

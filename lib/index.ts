@@ -1,12 +1,12 @@
 import './types';
 
-export { wpsAuth } from './router';
-export { requireWpsToken } from './require-token';
+export { wpsAuth } from './express/wps-auth';
+export { requireWpsToken } from './express/require-token';
 export { WpsAuthError, type WpsAuthErrorCode, type WpsAuthErrorDetails } from './errors';
-export { createMemoryRefreshLock, RefreshLockUnavailableError } from './refresh-lock';
-export { redisRefreshLock, type RedisLockClient, type RedisRefreshLockOptions } from './redis-lock';
-export { WpsApiError, type WpsApiErrorCode, type WpsApiErrorDetails } from './api-error';
-export { createWpsAppClient } from './app-client';
+export { createMemoryRefreshLock, RefreshLockUnavailableError } from './refresh/refresh-lock';
+export { redisRefreshLock, type RedisLockClient, type RedisRefreshLockOptions } from './refresh/redis-lock';
+export { WpsApiError, type WpsApiErrorCode, type WpsApiErrorDetails } from './wps/api-error';
+export { createWpsAppClient } from './wps/app-client';
 export type {
   PendingLogin,
   RefreshLock,

@@ -74,7 +74,7 @@ export function createTestApp<S extends Store = MemoryStore>(
     res.json({ token: req.wps.accessToken });
   });
   app.get('/test/session', (req, res) => {
-    // A plain copy: the `wps` object serializes itself as one string (see lib/packed-wps.ts).
+    // A plain copy: the `wps` object serializes itself as one string (see lib/session/record.ts).
     const wps: unknown = req.session.wps;
     res.json({ id: req.sessionID, wps: typeof wps === 'object' && wps !== null ? { ...wps } : (wps ?? null) });
   });

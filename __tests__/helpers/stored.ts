@@ -3,7 +3,7 @@ import type { WpsSessionData } from '../../lib';
 
 /**
  * The `wps` part of a session exactly as a store hands it back: JSON-based stores keep it as one JSON string (the
- * packed form, see lib/packed-wps.ts), others as an object. Decoded here, independently of the library.
+ * packed form, see lib/session/record.ts), others as an object. Decoded here, independently of the library.
  */
 export function storedWps(session: unknown): WpsSessionData | undefined {
   const wps = (session as { wps?: unknown } | null | undefined)?.wps;

@@ -1,6 +1,6 @@
 import express from 'express';
 import fc from 'fast-check';
-import { safeReturnTo } from '../../lib/return-to';
+import { safeReturnTo } from '../../lib/express/return-to';
 import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, type TestApp } from '../helpers/app';
 import { ENCODINGS, encodePart, pct, type Encoding } from './helpers/encode';

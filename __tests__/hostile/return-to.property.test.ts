@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { safeReturnTo } from '../../lib/return-to';
+import { safeReturnTo } from '../../lib/express/return-to';
 import { check, OPEN_REDIRECT_PAYLOADS, runs, SAFE_PATH, staysOnOrigin, trickyString } from './helpers/fuzz';
 
 const HOSTS = fc.oneof(fc.domain(), fc.constantFrom('evil.example', 'evil.example:8080', '127.0.0.1', '[::1]', 'app.test.evil.example'));

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { redisRefreshLock } from '../../lib/redis-lock';
+import { redisRefreshLock } from '../../lib/refresh/redis-lock';
 import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, signIn } from '../helpers/app';
 import {

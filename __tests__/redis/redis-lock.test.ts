@@ -1,6 +1,6 @@
 import { createClient, createCluster } from 'redis';
-import { redisRefreshLock, type RedisLockClient } from '../../lib/redis-lock';
-import { RefreshLockUnavailableError } from '../../lib/refresh-lock';
+import { redisRefreshLock, type RedisLockClient } from '../../lib/refresh/redis-lock';
+import { RefreshLockUnavailableError } from '../../lib/refresh/refresh-lock';
 import type { RefreshLock } from '../../lib';
 import {
   connectRedis,

@@ -2,7 +2,7 @@ import type express from 'express';
 import { MemoryStore, type SessionData } from 'express-session';
 import request from 'supertest';
 import { createMemoryRefreshLock, type RefreshLock, type WpsTokenRecord } from '../../lib';
-import { regenerateSession, saveSession } from '../../lib/session';
+import { regenerateSession, saveSession } from '../../lib/session/save';
 import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, memoryLogger, signIn } from '../helpers/app';
 import { storedWps, withStoredWps } from '../helpers/stored';

@@ -1,10 +1,10 @@
 import type { Request } from 'express';
 import type { SessionData, Store } from 'express-session';
-import { WpsAuthError } from './errors';
-import { packWps, readWps } from './packed-wps';
-import type { TokenSealer } from './token-crypto';
-import { isTokenRecord } from './token-set';
-import type { WpsLogger, WpsSessionData, WpsTokenRecord } from './types';
+import { WpsAuthError } from '../errors';
+import { packWps, readWps } from './record';
+import type { TokenSealer } from './token-sealer';
+import { isTokenRecord } from './token-record';
+import type { WpsLogger, WpsSessionData, WpsTokenRecord } from '../types';
 
 /** Every session store already wrapped, with the keyring that wraps it. */
 const wrappedStores = new WeakMap<Store, string>();

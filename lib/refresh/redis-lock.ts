@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { RefreshLockUnavailableError } from './refresh-lock';
-import type { RefreshLock } from './types';
+import type { RefreshLock } from '../types';
 
 /**
  * The part of a `redis` v5 client (`createClient()` or `createCluster()`, any modules or RESP version) that

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
-import { isTokenRecord } from './token-set';
-import type { WpsTokenRecord } from './types';
+import { isTokenRecord } from './token-record';
+import type { WpsTokenRecord } from '../types';
 
 /** Every sealed token record starts with this: format and version. */
 export const SEALED_PREFIX = 'wpsenc:v1:';

@@ -1,8 +1,8 @@
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
-import { packWps, readWps, wpsOf } from './packed-wps';
-import { isTokenRecord } from './token-set';
-import type { WpsSessionData, WpsTokenRecord } from './types';
+import { packWps, readWps, wpsOf } from './record';
+import { isTokenRecord } from './token-record';
+import type { WpsSessionData, WpsTokenRecord } from '../types';
 
 type SaveFn = Session['save'];
 

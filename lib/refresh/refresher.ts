@@ -1,13 +1,13 @@
 import type { Request } from 'express';
-import type { ResolvedConfig } from './config';
-import { WpsAuthError } from './errors';
+import type { ResolvedConfig } from '../config';
+import { WpsAuthError } from '../errors';
 import { LockKeeper, pollDelay, POLL_SLACK_MS } from './refresh-lock';
-import { wpsOf } from './packed-wps';
-import { isNewer, readStoredTokens, wpsDataOf, writeSession } from './session';
+import { wpsOf } from '../session/record';
+import { isNewer, readStoredTokens, wpsDataOf, writeSession } from '../session/save';
 import { SessionGuard } from './session-guard';
-import type { TokenClient } from './token-client';
-import { canRefresh, isTokenRecord, toTokenRecord } from './token-set';
-import type { WpsLogger, WpsTokenRecord } from './types';
+import type { TokenClient } from '../wps/token-client';
+import { canRefresh, isTokenRecord, toTokenRecord } from '../session/token-record';
+import type { WpsLogger, WpsTokenRecord } from '../types';
 
 /** How one refresh ended, shared by every request of the session that waited for it. */
 type Outcome =

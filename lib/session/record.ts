@@ -1,5 +1,5 @@
 import type { SessionData } from 'express-session';
-import type { WpsSessionData } from './types';
+import type { WpsSessionData } from '../types';
 
 /**
  * How `req.session.wps` is kept: an object in memory, one JSON string at rest.

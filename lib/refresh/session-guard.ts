@@ -1,11 +1,11 @@
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
-import type { ResolvedConfig } from './config';
+import type { ResolvedConfig } from '../config';
 import { pollDelay, POLL_SLACK_MS, type Lease, type LockKeeper } from './refresh-lock';
-import { wpsOf } from './packed-wps';
-import { isNewer, ownSave, readStoredTokens, shadowSave, wpsDataOf } from './session';
-import { canRefresh, isTokenRecord } from './token-set';
-import type { WpsLogger, WpsTokenRecord } from './types';
+import { wpsOf } from '../session/record';
+import { isNewer, ownSave, readStoredTokens, shadowSave, wpsDataOf } from '../session/save';
+import { canRefresh, isTokenRecord } from '../session/token-record';
+import type { WpsLogger, WpsTokenRecord } from '../types';
 
 /** Instances' clocks and `refreshSkewSeconds` may differ a little: start guarding this much earlier. */
 const MARGIN_MS = 10_000;

@@ -1,8 +1,8 @@
 import axios, { type AxiosInstance } from 'axios';
-import type { ResolvedConfig } from './config';
-import { cleanExternalText, WpsAuthError } from './errors';
+import type { ResolvedConfig } from '../config';
+import { cleanExternalText, WpsAuthError } from '../errors';
 import { classifyTransportFailure } from './transport-failure';
-import { parseSeconds, type TokenResponse } from './token-set';
+import { parseSeconds, type TokenResponse } from '../session/token-record';
 
 const FORM = 'application/x-www-form-urlencoded';
 

@@ -1,15 +1,15 @@
 import type { AxiosInstance } from 'axios';
 import type { Request, Response } from 'express';
 import { IncomingMessage } from 'node:http';
-import { apiSettingsOf, createApi } from './api';
-import type { ResolvedConfig } from './config';
-import type { Refresher } from './refresh';
-import { wpsOf } from './packed-wps';
-import { regenerateSession, wpsDataOf } from './session';
-import type { TokenClient } from './token-client';
-import { canRefresh, isTokenRecord } from './token-set';
-import type { WpsContext, WpsLogger, WpsTokenRecord, WpsUser } from './types';
-import { fetchCurrentUser, isWpsUser } from './user';
+import { apiSettingsOf, createApi } from '../wps/api';
+import type { ResolvedConfig } from '../config';
+import type { Refresher } from '../refresh/refresher';
+import { wpsOf } from '../session/record';
+import { regenerateSession, wpsDataOf } from '../session/save';
+import type { TokenClient } from '../wps/token-client';
+import { canRefresh, isTokenRecord } from '../session/token-record';
+import type { WpsContext, WpsLogger, WpsTokenRecord, WpsUser } from '../types';
+import { fetchCurrentUser, isWpsUser } from '../wps/user';
 
 /** What one `wpsAuth()` instance shares with every request it serves. Internal. */
 export interface Runtime {

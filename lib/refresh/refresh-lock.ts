@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RefreshLock, WpsLogger } from './types';
+import type { RefreshLock, WpsLogger } from '../types';
 
 /**
  * The default {@link RefreshLock}: serializes refreshes within this process only. Enough for a single instance;

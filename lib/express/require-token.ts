@@ -1,10 +1,10 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { contextOf } from './context';
-import { WpsAuthError } from './errors';
+import { WpsAuthError } from '../errors';
 import { calledAsMiddleware } from './misuse';
-import { wpsOf } from './packed-wps';
-import { isTokenRecord } from './token-set';
-import type { RequireWpsTokenOptions, UnauthenticatedMode } from './types';
+import { wpsOf } from '../session/record';
+import { isTokenRecord } from '../session/token-record';
+import type { RequireWpsTokenOptions, UnauthenticatedMode } from '../types';
 
 const MODES: readonly UnauthenticatedMode[] = ['auto', 'redirect', 'error'];
 

@@ -7,8 +7,8 @@ import axios, {
   type InternalAxiosRequestConfig,
 } from 'axios';
 import { WpsApiError } from './api-error';
-import type { ResolvedConfig } from './config';
-import { cleanExternalText } from './errors';
+import type { ResolvedConfig } from '../config';
+import { cleanExternalText } from '../errors';
 import { signKso1, type KsoCredentials } from './signing';
 import { classifyTransportFailure } from './transport-failure';
 

@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { PendingLogin, WpsSessionData } from './types';
+import type { PendingLogin, WpsSessionData } from '../types';
 
 /** A new CSRF `state`: 256 random bits, URL-safe. */
 export function newState(): string {

@@ -2,9 +2,9 @@ import type { AxiosInstance } from 'axios';
 import type { Request } from 'express';
 import { apiSettingsOf, createApi, fixedToken } from './api';
 import { WpsApiError } from './api-error';
-import type { ResolvedConfig } from './config';
-import { cleanExternalText, WpsAuthError } from './errors';
-import type { WpsLogger, WpsTokenRecord, WpsUser } from './types';
+import type { ResolvedConfig } from '../config';
+import { cleanExternalText, WpsAuthError } from '../errors';
+import type { WpsLogger, WpsTokenRecord, WpsUser } from '../types';
 
 /** Where the signed-in user's profile lives (scope `kso.user_base.read`). */
 export const CURRENT_USER_PATH = '/v7/users/current';

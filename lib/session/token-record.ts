@@ -1,4 +1,4 @@
-import type { WpsTokenRecord } from './types';
+import type { WpsTokenRecord } from '../types';
 
 /** The token endpoint's success body, after validation. */
 export interface TokenResponse {

@@ -1,8 +1,8 @@
 import { createApi } from './api';
-import { resolveAppClientConfig } from './config';
-import { WpsAuthError } from './errors';
+import { resolveAppClientConfig } from '../config';
+import { WpsAuthError } from '../errors';
 import { TokenClient } from './token-client';
-import type { WpsAppClient, WpsAppClientOptions } from './types';
+import type { WpsAppClient, WpsAppClientOptions } from '../types';
 
 interface CachedToken {
   token: string;
