@@ -64,7 +64,10 @@ describe('req.wps.api: bearer and freshness', () => {
 
   it('POSTs a JSON body', async () => {
     const agent = await signedIn();
-    const res = await agent.post('/wps/echo').send({ hello: 'wps', list: [1, 2] }).expect(200);
+    const res = await agent
+      .post('/wps/echo')
+      .send({ hello: 'wps', list: [1, 2] })
+      .expect(200);
     expect(res.body).toEqual({ code: 0, msg: 'success', data: { hello: 'wps', list: [1, 2] } });
     const [sent] = fake.apiRequests('/v7/echo');
     expect(sent?.headers['content-type']).toBe('application/json');
@@ -145,7 +148,12 @@ describe('req.wps.api: a 401 from WPS', () => {
     const err = lastError() as WpsApiError;
     expect(err).toBeInstanceOf(WpsApiError);
     expect([err.status, err.wpsStatus, err.wpsCode, err.wpsMsg, err.method, err.path]).toEqual([
-      502, 401, 40100001, 'invalid_token', 'GET', '/v7/ping',
+      502,
+      401,
+      40100001,
+      'invalid_token',
+      'GET',
+      '/v7/ping',
     ]);
     expect(fake.tokenRequests()).toHaveLength(1);
     expect(fake.apiRequests()).toHaveLength(2);
@@ -194,7 +202,13 @@ describe('req.wps.api: failures become WpsApiError', () => {
     expect(err).toBeInstanceOf(WpsApiError);
     expect(err.message).toBe(message);
     const { status: wpsStatus, ...wpsEnvelope } = expected;
-    expect({ code: err.code, status: err.status, wpsStatus: err.wpsStatus, wpsCode: err.wpsCode, wpsMsg: err.wpsMsg }).toEqual({
+    expect({
+      code: err.code,
+      status: err.status,
+      wpsStatus: err.wpsStatus,
+      wpsCode: err.wpsCode,
+      wpsMsg: err.wpsMsg,
+    }).toEqual({
       code: 'wps_api_error',
       status: 502,
       wpsStatus,
@@ -212,7 +226,8 @@ describe('req.wps.api: failures become WpsApiError', () => {
       ...(expected.wpsCode !== undefined && { wpsCode: expected.wpsCode, wpsMsg: expected.wpsMsg }),
     });
     const views = everyView(err);
-    for (const secret of [accessToken, refreshToken, CLIENT_SECRET, 'query-value', 'Bearer']) expect(views).not.toContain(secret);
+    for (const secret of [accessToken, refreshToken, CLIENT_SECRET, 'query-value', 'Bearer'])
+      expect(views).not.toContain(secret);
     expect(fake.tokenRequests()).toHaveLength(0);
   });
 
@@ -227,8 +242,18 @@ describe('req.wps.api: failures become WpsApiError', () => {
   });
 
   it.each([
-    ['no answer within timeoutMs', { hang: true } as const, 'wps_timeout', 'WPS did not answer GET /v7/ping within 500 ms'],
-    ['a reset connection', { reset: true } as const, 'wps_unavailable', 'WPS could not be reached for GET /v7/ping (ECONNRESET)'],
+    [
+      'no answer within timeoutMs',
+      { hang: true } as const,
+      'wps_timeout',
+      'WPS did not answer GET /v7/ping within 500 ms',
+    ],
+    [
+      'a reset connection',
+      { reset: true } as const,
+      'wps_unavailable',
+      'WPS could not be reached for GET /v7/ping (ECONNRESET)',
+    ],
     [
       'a body over maxResponseBytes',
       { bodyBytes: 4096 } as const,
@@ -243,7 +268,13 @@ describe('req.wps.api: failures become WpsApiError', () => {
     await agent.get('/wps/ping').expect(code === 'wps_timeout' ? 504 : 502);
     const err = lastError() as WpsApiError;
     expect(err).toBeInstanceOf(WpsApiError);
-    expect([err.code, err.wpsStatus, err.method, err.path, err.message]).toEqual([code, undefined, 'GET', '/v7/ping', message]);
+    expect([err.code, err.wpsStatus, err.method, err.path, err.message]).toEqual([
+      code,
+      undefined,
+      'GET',
+      '/v7/ping',
+      message,
+    ]);
     expect(everyView(err)).not.toContain(accessToken);
   });
 

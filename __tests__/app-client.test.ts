@@ -29,7 +29,11 @@ describe('getAppAccessToken', () => {
     const calls = fake.tokenRequests();
     expect(calls).toHaveLength(1);
     expect(calls[0]?.headers['content-type']).toBe('application/x-www-form-urlencoded');
-    expect(calls[0]?.form).toEqual({ grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: CLIENT_SECRET });
+    expect(calls[0]?.form).toEqual({
+      grant_type: 'client_credentials',
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+    });
   });
 
   it('makes one token request for 50 concurrent callers', async () => {
@@ -155,16 +159,22 @@ describe('createWpsAppClient options', () => {
       maxResponseBytes: 1024 * 1024,
       signRequests: false,
     });
-    expect(resolveAppClientConfig({ clientId: 'a', clientSecret: 'b', baseUrl: 'http://127.0.0.1:1/' }, {}).baseUrl).toBe(
-      'http://127.0.0.1:1',
-    );
+    expect(
+      resolveAppClientConfig({ clientId: 'a', clientSecret: 'b', baseUrl: 'http://127.0.0.1:1/' }, {}).baseUrl,
+    ).toBe('http://127.0.0.1:1');
   });
 
   it('lists every problem by name, never the secret', () => {
     const secret = { value: 'super-secret-value-123' };
     expect(() =>
       resolveAppClientConfig(
-        { clientSecret: 42 as unknown as string, baseUrl: 'ftp://x', refreshSkewSeconds: -1, signRequests: 'yes' as never, x: secret } as never,
+        {
+          clientSecret: 42 as unknown as string,
+          baseUrl: 'ftp://x',
+          refreshSkewSeconds: -1,
+          signRequests: 'yes' as never,
+          x: secret,
+        } as never,
         {},
       ),
     ).toThrow(

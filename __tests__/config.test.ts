@@ -1,7 +1,11 @@
 import { wpsAuth } from '../lib';
 import { resolveConfig } from '../lib/config';
 
-const valid = { clientId: 'AK2024', clientSecret: 'sekret-value-9', redirectUri: 'https://app.example.com/auth/wps/cb' };
+const valid = {
+  clientId: 'AK2024',
+  clientSecret: 'sekret-value-9',
+  redirectUri: 'https://app.example.com/auth/wps/cb',
+};
 
 describe('wpsAuth options', () => {
   it('fills every default and derives the callback path from redirectUri', () => {

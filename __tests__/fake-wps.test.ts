@@ -31,20 +31,24 @@ const REFRESH_PATTERN = /^kso_rt_[\w-]{43}$/;
 function send(url: string, options: SendOptions = {}): Promise<RawResponse> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false, signal: options.signal }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => parts.push(chunk));
-      res.on('error', reject);
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(parts).toString('utf8'),
-          chunks: parts.length,
-          elapsedMs: Date.now() - started,
-        }),
-      );
-    });
+    const req = request(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers, agent: false, signal: options.signal },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => parts.push(chunk));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(parts).toString('utf8'),
+            chunks: parts.length,
+            elapsedMs: Date.now() - started,
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });
@@ -64,7 +68,14 @@ function authorize(fake: FakeWps, params: Record<string, string>) {
 }
 
 function authParams(overrides: Record<string, string> = {}): Record<string, string> {
-  return { response_type: 'code', client_id: CLIENT_ID, redirect_uri: CALLBACK, scope: SCOPE, state: 'st-1', ...overrides };
+  return {
+    response_type: 'code',
+    client_id: CLIENT_ID,
+    redirect_uri: CALLBACK,
+    scope: SCOPE,
+    state: 'st-1',
+    ...overrides,
+  };
 }
 
 function queryOf(location: string | undefined): URLSearchParams {
@@ -78,17 +89,32 @@ async function obtainCode(fake: FakeWps, redirectUri = CALLBACK): Promise<string
 }
 
 function exchangeForm(code: string, overrides: Record<string, string> = {}): Record<string, string> {
-  return { grant_type: 'authorization_code', client_id: CLIENT_ID, client_secret: CLIENT_SECRET, code, redirect_uri: CALLBACK, ...overrides };
+  return {
+    grant_type: 'authorization_code',
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+    code,
+    redirect_uri: CALLBACK,
+    ...overrides,
+  };
 }
 
 function refreshForm(refreshToken: string): Record<string, string> {
-  return { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: CLIENT_ID, client_secret: CLIENT_SECRET };
+  return {
+    grant_type: 'refresh_token',
+    refresh_token: refreshToken,
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+  };
 }
 
 const appTokenForm = { grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: CLIENT_SECRET };
 
 function currentUser(fake: FakeWps, accessToken?: string) {
-  return send(`${fake.url}/v7/users/current`, accessToken === undefined ? {} : { headers: { Authorization: `Bearer ${accessToken}` } });
+  return send(
+    `${fake.url}/v7/users/current`,
+    accessToken === undefined ? {} : { headers: { Authorization: `Bearer ${accessToken}` } },
+  );
 }
 
 function errorBody(code: number, msg: string, desc: string) {
@@ -136,8 +162,13 @@ describe('startFakeWps', () => {
     });
 
     it('keeps the query the redirect_uri already has, byte for byte', async () => {
-      const res = await authorize(fake, authParams({ redirect_uri: 'https://app.example/cb?tenant=a%20b', state: 's' }));
-      expect(res.headers.location).toMatch(/^https:\/\/app\.example\/cb\?tenant=a%20b&code=kso_ac_[\w-]+\.[\w-]+&state=s$/);
+      const res = await authorize(
+        fake,
+        authParams({ redirect_uri: 'https://app.example/cb?tenant=a%20b', state: 's' }),
+      );
+      expect(res.headers.location).toMatch(
+        /^https:\/\/app\.example\/cb\?tenant=a%20b&code=kso_ac_[\w-]+\.[\w-]+&state=s$/,
+      );
     });
 
     it.each([
@@ -146,17 +177,57 @@ describe('startFakeWps', () => {
       ['client_id is missing', { client_id: '' }, "'client_id' parameter is missing"],
       ['client_id is unknown', { client_id: 'someone-else' }, "'client_id' parameter is unknown"],
       ['redirect_uri is missing', { redirect_uri: '' }, "'redirect_uri' parameter is missing"],
-      ['redirect_uri is relative', { redirect_uri: '/auth/callback' }, "'redirect_uri' parameter must be an absolute http(s) URL without a fragment"],
-      ['redirect_uri is not http(s)', { redirect_uri: 'ftp://localhost/cb' }, "'redirect_uri' parameter must be an absolute http(s) URL without a fragment"],
-      ['redirect_uri is not a parsable URL', { redirect_uri: 'http://[bad' }, "'redirect_uri' parameter must be an absolute http(s) URL without a fragment"],
-      ['redirect_uri has a fragment', { redirect_uri: `${CALLBACK}#x` }, "'redirect_uri' parameter must be an absolute http(s) URL without a fragment"],
-      ['redirect_uri is not registered', { redirect_uri: 'http://localhost:3000/other' }, "'redirect_uri' parameter does not match any registered callback"],
-      ['redirect_uri differs by a trailing slash', { redirect_uri: `${CALLBACK}/` }, "'redirect_uri' parameter does not match any registered callback"],
+      [
+        'redirect_uri is relative',
+        { redirect_uri: '/auth/callback' },
+        "'redirect_uri' parameter must be an absolute http(s) URL without a fragment",
+      ],
+      [
+        'redirect_uri is not http(s)',
+        { redirect_uri: 'ftp://localhost/cb' },
+        "'redirect_uri' parameter must be an absolute http(s) URL without a fragment",
+      ],
+      [
+        'redirect_uri is not a parsable URL',
+        { redirect_uri: 'http://[bad' },
+        "'redirect_uri' parameter must be an absolute http(s) URL without a fragment",
+      ],
+      [
+        'redirect_uri has a fragment',
+        { redirect_uri: `${CALLBACK}#x` },
+        "'redirect_uri' parameter must be an absolute http(s) URL without a fragment",
+      ],
+      [
+        'redirect_uri is not registered',
+        { redirect_uri: 'http://localhost:3000/other' },
+        "'redirect_uri' parameter does not match any registered callback",
+      ],
+      [
+        'redirect_uri differs by a trailing slash',
+        { redirect_uri: `${CALLBACK}/` },
+        "'redirect_uri' parameter does not match any registered callback",
+      ],
       ['scope is missing', { scope: '' }, "'scope' parameter is missing"],
-      ['scope is space-separated', { scope: 'kso.user_base.read kso.calendar.read' }, "'scope' parameter must be comma-separated dotted names without spaces"],
-      ['scope has a space after a comma', { scope: 'kso.user_base.read, kso.calendar.read' }, "'scope' parameter must be comma-separated dotted names without spaces"],
-      ['scope has an undotted name', { scope: 'openid' }, "'scope' parameter must be comma-separated dotted names without spaces"],
-      ['scope ends with a comma', { scope: 'kso.user_base.read,' }, "'scope' parameter must be comma-separated dotted names without spaces"],
+      [
+        'scope is space-separated',
+        { scope: 'kso.user_base.read kso.calendar.read' },
+        "'scope' parameter must be comma-separated dotted names without spaces",
+      ],
+      [
+        'scope has a space after a comma',
+        { scope: 'kso.user_base.read, kso.calendar.read' },
+        "'scope' parameter must be comma-separated dotted names without spaces",
+      ],
+      [
+        'scope has an undotted name',
+        { scope: 'openid' },
+        "'scope' parameter must be comma-separated dotted names without spaces",
+      ],
+      [
+        'scope ends with a comma',
+        { scope: 'kso.user_base.read,' },
+        "'scope' parameter must be comma-separated dotted names without spaces",
+      ],
     ])('answers 400 invalid_request when %s', async (_, overrides, desc) => {
       const res = await authorize(fake, authParams(overrides));
       expect(res.status).toBe(400);
@@ -208,8 +279,12 @@ describe('startFakeWps', () => {
       expect(html).not.toContain('<script>');
       expect(html).toContain('<code id="wps-client-id">app&lt;&amp;&gt;&quot;&#39;</code>');
       expect(html).toContain('<li>kso.user_base.read</li><li>kso.calendar.read</li>');
-      expect(html).toMatch(/<form method="post" action="\/oauth2\/auth\/decision">.*name="decision" value="allow".*<button type="submit" id="wps-allow">Allow<\/button><\/form>/);
-      expect(html).toMatch(/<form method="post" action="\/oauth2\/auth\/decision">.*name="decision" value="deny".*<button type="submit" id="wps-deny">Deny<\/button><\/form>/);
+      expect(html).toMatch(
+        /<form method="post" action="\/oauth2\/auth\/decision">.*name="decision" value="allow".*<button type="submit" id="wps-allow">Allow<\/button><\/form>/,
+      );
+      expect(html).toMatch(
+        /<form method="post" action="\/oauth2\/auth\/decision">.*name="decision" value="deny".*<button type="submit" id="wps-deny">Deny<\/button><\/form>/,
+      );
       expect(requestId).toMatch(/^[\w-]{22}$/);
     });
 
@@ -229,7 +304,9 @@ describe('startFakeWps', () => {
       const { requestId } = await openPage('s3');
       const res = await postForm(page, '/oauth2/auth/decision', { request_id: requestId, decision: 'deny' });
       expect(res.status).toBe(302);
-      expect(res.headers.location).toBe(`${CALLBACK}?error=access_denied&error_description=The+user+denied+access&state=s3`);
+      expect(res.headers.location).toBe(
+        `${CALLBACK}?error=access_denied&error_description=The+user+denied+access&state=s3`,
+      );
     });
 
     it('Deny without a state leaves state out', async () => {
@@ -243,13 +320,20 @@ describe('startFakeWps', () => {
       await postForm(page, '/oauth2/auth/decision', { request_id: requestId, decision: 'allow' });
       const again = await postForm(page, '/oauth2/auth/decision', { request_id: requestId, decision: 'allow' });
       expect(again.status).toBe(400);
-      expect(JSON.parse(again.body)).toEqual(errorBody(40000001, 'invalid_request', "'request_id' is unknown, used or expired"));
+      expect(JSON.parse(again.body)).toEqual(
+        errorBody(40000001, 'invalid_request', "'request_id' is unknown, used or expired"),
+      );
     });
 
     it.each([
       ['decision is neither allow nor deny', { decision: 'maybe' }, FORM_TYPE, "'decision' must be 'allow' or 'deny'"],
       ['decision is missing', { decision: '' }, FORM_TYPE, "'decision' parameter is missing"],
-      ['the body is not a form', { decision: 'allow' }, 'application/json', 'Content-Type must be application/x-www-form-urlencoded'],
+      [
+        'the body is not a form',
+        { decision: 'allow' },
+        'application/json',
+        'Content-Type must be application/x-www-form-urlencoded',
+      ],
     ])('rejects the decision when %s and keeps the request usable', async (_, overrides, contentType, desc) => {
       const { requestId } = await openPage('s5');
       const res = await postForm(page, '/oauth2/auth/decision', { request_id: requestId, ...overrides }, contentType);
@@ -275,7 +359,13 @@ describe('startFakeWps', () => {
       expect(res.headers['content-type']).toBe(JSON_TYPE);
       expect(res.headers['cache-control']).toBe('no-store');
       const body = JSON.parse(res.body) as Record<string, unknown>;
-      expect(Object.keys(body).sort()).toEqual(['access_token', 'expires_in', 'refresh_expires_in', 'refresh_token', 'token_type']);
+      expect(Object.keys(body).sort()).toEqual([
+        'access_token',
+        'expires_in',
+        'refresh_expires_in',
+        'refresh_token',
+        'token_type',
+      ]);
       expect(body).toMatchObject({ expires_in: 7200, refresh_expires_in: 2592000, token_type: 'bearer' });
       expect(body.access_token).toMatch(ACCESS_PATTERN);
       expect(body.refresh_token).toMatch(REFRESH_PATTERN);
@@ -284,7 +374,12 @@ describe('startFakeWps', () => {
       expect(JSON.parse(user.body)).toEqual({
         code: 0,
         msg: 'success',
-        data: { id: 'fake-user-1', user_name: 'Demo User', avatar: 'https://example.invalid/avatar.png', company_id: 'fake-company-1' },
+        data: {
+          id: 'fake-user-1',
+          user_name: 'Demo User',
+          avatar: 'https://example.invalid/avatar.png',
+          company_id: 'fake-company-1',
+        },
       });
     });
 
@@ -299,7 +394,9 @@ describe('startFakeWps', () => {
       expect((await postToken(fake, exchangeForm(code))).status).toBe(200);
       const again = await postToken(fake, exchangeForm(code));
       expect(again.status).toBe(400);
-      expect(JSON.parse(again.body)).toEqual(errorBody(40000003, 'invalid_grant', 'code is unknown, already used or expired'));
+      expect(JSON.parse(again.body)).toEqual(
+        errorBody(40000003, 'invalid_grant', 'code is unknown, already used or expired'),
+      );
     });
 
     it('refuses an unknown code with invalid_grant', async () => {
@@ -314,20 +411,27 @@ describe('startFakeWps', () => {
       const code = await obtainCode(fake);
       const res = await postToken(fake, exchangeForm(code, overrides));
       expect(res.status).toBe(401);
-      expect(JSON.parse(res.body)).toEqual(errorBody(40000002, 'invalid_client', 'client_id or client_secret is wrong'));
+      expect(JSON.parse(res.body)).toEqual(
+        errorBody(40000002, 'invalid_client', 'client_id or client_secret is wrong'),
+      );
     });
 
-    it.each(['client_id', 'client_secret', 'code', 'redirect_uri'])('answers 400 invalid_request when %s is missing', async (field) => {
-      const form = exchangeForm(await obtainCode(fake));
-      delete form[field];
-      const res = await postToken(fake, form);
-      expect(res.status).toBe(400);
-      expect(JSON.parse(res.body)).toEqual(errorBody(40000001, 'invalid_request', `'${field}' parameter is missing`));
-    });
+    it.each(['client_id', 'client_secret', 'code', 'redirect_uri'])(
+      'answers 400 invalid_request when %s is missing',
+      async (field) => {
+        const form = exchangeForm(await obtainCode(fake));
+        delete form[field];
+        const res = await postToken(fake, form);
+        expect(res.status).toBe(400);
+        expect(JSON.parse(res.body)).toEqual(errorBody(40000001, 'invalid_request', `'${field}' parameter is missing`));
+      },
+    );
 
     it('answers 400 invalid_request when grant_type is missing or a parameter is repeated', async () => {
       const missing = await postToken(fake, { client_id: CLIENT_ID });
-      expect(JSON.parse(missing.body)).toEqual(errorBody(40000001, 'invalid_request', "'grant_type' parameter is missing"));
+      expect(JSON.parse(missing.body)).toEqual(
+        errorBody(40000001, 'invalid_request', "'grant_type' parameter is missing"),
+      );
       const code = await obtainCode(fake);
       const repeated = await postToken(fake, `${new URLSearchParams(exchangeForm(code)).toString()}&code=${code}`);
       expect(repeated.status).toBe(400);
@@ -346,7 +450,9 @@ describe('startFakeWps', () => {
         body,
       });
       expect(res.status).toBe(400);
-      expect(JSON.parse(res.body)).toEqual(errorBody(40000001, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded'));
+      expect(JSON.parse(res.body)).toEqual(
+        errorBody(40000001, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded'),
+      );
       expect(fake.tokenRequests()[0]?.form).toEqual({});
       expect(fake.tokenRequests()[0]?.body).toBe(body);
     });
@@ -355,14 +461,18 @@ describe('startFakeWps', () => {
       const code = await obtainCode(fake);
       const res = await postToken(fake, exchangeForm(code, { redirect_uri: 'https://app.example/cb?tenant=a%20b' }));
       expect(res.status).toBe(400);
-      expect(JSON.parse(res.body)).toEqual(errorBody(40000003, 'invalid_grant', "'redirect_uri' does not match the one the code was issued for"));
+      expect(JSON.parse(res.body)).toEqual(
+        errorBody(40000003, 'invalid_grant', "'redirect_uri' does not match the one the code was issued for"),
+      );
       expect((await postToken(fake, exchangeForm(code))).status).toBe(200);
     });
 
     it('answers 400 unsupported_grant_type for other grants', async () => {
       const res = await postToken(fake, { grant_type: 'password', client_id: CLIENT_ID });
       expect(res.status).toBe(400);
-      expect(JSON.parse(res.body)).toEqual(errorBody(40000004, 'unsupported_grant_type', "grant_type 'password' is not supported"));
+      expect(JSON.parse(res.body)).toEqual(
+        errorBody(40000004, 'unsupported_grant_type', "grant_type 'password' is not supported"),
+      );
     });
   });
 
@@ -379,7 +489,9 @@ describe('startFakeWps', () => {
 
       const replay = await postToken(fake, refreshForm(first.refresh_token));
       expect(replay.status).toBe(400);
-      expect(JSON.parse(replay.body)).toEqual(errorBody(40000003, 'invalid_grant', 'refresh_token is unknown, expired or already rotated'));
+      expect(JSON.parse(replay.body)).toEqual(
+        errorBody(40000003, 'invalid_grant', 'refresh_token is unknown, expired or already rotated'),
+      );
 
       expect((await postToken(fake, refreshForm(second.refresh_token))).status).toBe(200);
       expect((await currentUser(fake, first.access_token)).status).toBe(200);
@@ -388,7 +500,10 @@ describe('startFakeWps', () => {
     it('lets exactly one of two racing refreshes with the same token win', async () => {
       const { refresh_token } = fake.mintTokens();
       fake.setOptions({ tokenLatencyMs: 50 });
-      const results = await Promise.all([postToken(fake, refreshForm(refresh_token)), postToken(fake, refreshForm(refresh_token))]);
+      const results = await Promise.all([
+        postToken(fake, refreshForm(refresh_token)),
+        postToken(fake, refreshForm(refresh_token)),
+      ]);
       expect(results.map((r) => r.status).sort()).toEqual([200, 400]);
     });
 
@@ -413,7 +528,9 @@ describe('startFakeWps', () => {
       const form = refreshForm(refresh_token);
       delete form.refresh_token;
       const missing = await postToken(fake, form);
-      expect(JSON.parse(missing.body)).toEqual(errorBody(40000001, 'invalid_request', "'refresh_token' parameter is missing"));
+      expect(JSON.parse(missing.body)).toEqual(
+        errorBody(40000001, 'invalid_request', "'refresh_token' parameter is missing"),
+      );
       expect((await postToken(fake, refreshForm(refresh_token))).status).toBe(200);
     });
 
@@ -424,7 +541,9 @@ describe('startFakeWps', () => {
         const body = JSON.parse((await postToken(stringy, exchangeForm(code))).body) as Record<string, unknown>;
         expect(body.refresh_expires_in).toBe('86400');
         expect(body.expires_in).toBe(7200);
-        const refreshed = JSON.parse((await postToken(stringy, refreshForm(String(body.refresh_token)))).body) as Record<string, unknown>;
+        const refreshed = JSON.parse(
+          (await postToken(stringy, refreshForm(String(body.refresh_token)))).body,
+        ) as Record<string, unknown>;
         expect(refreshed.refresh_expires_in).toBe('86400');
         expect(stringy.mintTokens().refresh_expires_in).toBe(86400);
       } finally {
@@ -470,7 +589,10 @@ describe('startFakeWps', () => {
       expect((await currentUser(fake, pair.access_token)).status).toBe(200);
       fake.expireAccessTokens();
       expect((await currentUser(fake, pair.access_token)).status).toBe(401);
-      const refreshed = JSON.parse((await postToken(fake, refreshForm(pair.refresh_token))).body) as Record<string, string>;
+      const refreshed = JSON.parse((await postToken(fake, refreshForm(pair.refresh_token))).body) as Record<
+        string,
+        string
+      >;
       expect((await currentUser(fake, refreshed.access_token)).status).toBe(200);
     });
   });
@@ -480,7 +602,10 @@ describe('startFakeWps', () => {
       const short = await startFakeWps({ codeTtlSeconds: 1, accessTokenTtlSeconds: 1, refreshTokenTtlSeconds: 1 });
       try {
         const unused = await obtainCode(short);
-        const tokens = JSON.parse((await postToken(short, exchangeForm(await obtainCode(short)))).body) as Record<string, unknown>;
+        const tokens = JSON.parse((await postToken(short, exchangeForm(await obtainCode(short)))).body) as Record<
+          string,
+          unknown
+        >;
         expect(tokens).toMatchObject({ expires_in: 1, refresh_expires_in: 1 });
         const longLived = short.mintTokens({ accessTokenTtlSeconds: 60, refreshTokenTtlSeconds: 60 });
         expect((await currentUser(short, String(tokens.access_token))).status).toBe(200);
@@ -488,9 +613,13 @@ describe('startFakeWps', () => {
         await sleep(1100);
 
         const code = await postToken(short, exchangeForm(unused));
-        expect(JSON.parse(code.body)).toEqual(errorBody(40000003, 'invalid_grant', 'code is unknown, already used or expired'));
+        expect(JSON.parse(code.body)).toEqual(
+          errorBody(40000003, 'invalid_grant', 'code is unknown, already used or expired'),
+        );
         const user = await currentUser(short, String(tokens.access_token));
-        expect(JSON.parse(user.body)).toEqual(errorBody(40100001, 'invalid_token', 'access token is unknown or expired'));
+        expect(JSON.parse(user.body)).toEqual(
+          errorBody(40100001, 'invalid_token', 'access token is unknown or expired'),
+        );
         const refresh = await postToken(short, refreshForm(String(tokens.refresh_token)));
         expect(JSON.parse(refresh.body)).toMatchObject({ code: 40000003, msg: 'invalid_grant' });
         expect((await currentUser(short, longLived.access_token)).status).toBe(200);
@@ -516,9 +645,17 @@ describe('startFakeWps', () => {
       fake.queueTokenFault({ status: 500, body: 'oops' });
       fake.queueTokenFault({ status: 504 });
       const html = await postToken(fake, appTokenForm);
-      expect([html.status, html.headers['content-type'], html.body]).toEqual([502, 'text/html', '<html>Bad Gateway</html>']);
+      expect([html.status, html.headers['content-type'], html.body]).toEqual([
+        502,
+        'text/html',
+        '<html>Bad Gateway</html>',
+      ]);
       const text = await postToken(fake, appTokenForm);
-      expect([text.status, text.headers['content-type'], text.body]).toEqual([500, 'text/plain; charset=utf-8', 'oops']);
+      expect([text.status, text.headers['content-type'], text.body]).toEqual([
+        500,
+        'text/plain; charset=utf-8',
+        'oops',
+      ]);
       const empty = await postToken(fake, appTokenForm);
       expect([empty.status, empty.headers['content-type'], empty.body]).toEqual([504, undefined, '']);
     });
@@ -609,17 +746,22 @@ describe('startFakeWps', () => {
     });
 
     it.each([
-      [{ status: 99 }, "queueTokenFault: 'status' must be a whole number from 200 to 599, got {\"status\":99}"],
-      [{ delayMs: -1 }, "queueTokenFault: 'delayMs' must be a finite number >= 0, got {\"delayMs\":-1}"],
-      [{ drip: { bytes: 0, intervalMs: 1 } }, "queueTokenFault: 'drip' needs a whole 'bytes' >= 1 and a finite 'intervalMs' >= 0, got {\"drip\":{\"bytes\":0,\"intervalMs\":1}}"],
-      [{ bodyBytes: 3 }, "queueTokenFault: 'bodyBytes' must be a whole number >= 14, got {\"bodyBytes\":3}"],
+      [{ status: 99 }, 'queueTokenFault: \'status\' must be a whole number from 200 to 599, got {"status":99}'],
+      [{ delayMs: -1 }, 'queueTokenFault: \'delayMs\' must be a finite number >= 0, got {"delayMs":-1}'],
+      [
+        { drip: { bytes: 0, intervalMs: 1 } },
+        'queueTokenFault: \'drip\' needs a whole \'bytes\' >= 1 and a finite \'intervalMs\' >= 0, got {"drip":{"bytes":0,"intervalMs":1}}',
+      ],
+      [{ bodyBytes: 3 }, 'queueTokenFault: \'bodyBytes\' must be a whole number >= 14, got {"bodyBytes":3}'],
       [{ explode: true }, 'queueTokenFault: unknown fault kind, got {"explode":true}'],
     ])('rejects the invalid fault %j', (fault, message) => {
       expect(() => fake.queueTokenFault(fault as never)).toThrow(new RangeError(message));
     });
 
     it('rejects a non-positive times', () => {
-      expect(() => fake.queueTokenFault({ hang: true }, 0)).toThrow("queueTokenFault: 'times' must be a whole number >= 1, got 0");
+      expect(() => fake.queueTokenFault({ hang: true }, 0)).toThrow(
+        "queueTokenFault: 'times' must be a whole number >= 1, got 0",
+      );
     });
 
     it('reset() drops queued faults and requests but keeps tokens valid', async () => {
@@ -642,12 +784,22 @@ describe('startFakeWps', () => {
       const pair = fake.mintTokens();
       await postToken(fake, refreshForm(pair.refresh_token));
 
-      expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /oauth2/auth', 'POST /oauth2/token', 'POST /oauth2/token']);
+      expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+        'GET /oauth2/auth',
+        'POST /oauth2/token',
+        'POST /oauth2/token',
+      ]);
       expect(fake.requests[0]?.query).toEqual(authParams());
       expect(fake.requests[0]?.body).toBe('');
 
       const [exchange] = fake.tokenRequests('authorization_code');
-      expect(exchange?.form).toEqual({ grant_type: 'authorization_code', client_id: CLIENT_ID, client_secret: CLIENT_SECRET, code, redirect_uri: CALLBACK });
+      expect(exchange?.form).toEqual({
+        grant_type: 'authorization_code',
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        code,
+        redirect_uri: CALLBACK,
+      });
       expect(exchange?.body).toBe(new URLSearchParams(exchangeForm(code)).toString());
       expect(exchange?.headers['content-type']).toBe(FORM_TYPE);
       expect(exchange?.at).toBeGreaterThan(Date.now() - 5000);
@@ -687,7 +839,10 @@ describe('startFakeWps', () => {
     });
 
     it('survives garbage input', async () => {
-      const garbage = await postToken(fake, Buffer.from([0xff, 0x00, 0x25, 0x45, 0x30, 0x3d, 0x26, 0x26, 0x3d]).toString('latin1'));
+      const garbage = await postToken(
+        fake,
+        Buffer.from([0xff, 0x00, 0x25, 0x45, 0x30, 0x3d, 0x26, 0x26, 0x3d]).toString('latin1'),
+      );
       expect(garbage.status).toBe(400);
       const badEscape = await send(`${fake.url}/oauth2/auth?client_id=%E0%A4%A&scope=%%%`);
       expect(badEscape.status).toBe(400);
@@ -712,12 +867,23 @@ describe('startFakeWps', () => {
 
   describe('options', () => {
     it.each([
-      [{ codeTtlSeconds: 0 }, new RangeError("startFakeWps: 'codeTtlSeconds' must be a positive whole number of seconds, got 0")],
-      [{ accessTokenTtlSeconds: 1.5 }, new RangeError("startFakeWps: 'accessTokenTtlSeconds' must be a positive whole number of seconds, got 1.5")],
+      [
+        { codeTtlSeconds: 0 },
+        new RangeError("startFakeWps: 'codeTtlSeconds' must be a positive whole number of seconds, got 0"),
+      ],
+      [
+        { accessTokenTtlSeconds: 1.5 },
+        new RangeError("startFakeWps: 'accessTokenTtlSeconds' must be a positive whole number of seconds, got 1.5"),
+      ],
       [{ tokenLatencyMs: -5 }, new RangeError("startFakeWps: 'tokenLatencyMs' must be a finite number >= 0, got -5")],
       [{ clientId: '' }, new TypeError("startFakeWps: 'clientId' must be a non-empty string")],
-      [{ consent: 'popup' }, new TypeError('startFakeWps: \'consent\' must be \'auto\' or \'page\', got "popup"')],
-      [{ redirectUris: ['/cb'] }, new TypeError('startFakeWps: every entry of \'redirectUris\' must be an absolute http(s) URL without a fragment, got "/cb"')],
+      [{ consent: 'popup' }, new TypeError("startFakeWps: 'consent' must be 'auto' or 'page', got \"popup\"")],
+      [
+        { redirectUris: ['/cb'] },
+        new TypeError(
+          'startFakeWps: every entry of \'redirectUris\' must be an absolute http(s) URL without a fragment, got "/cb"',
+        ),
+      ],
     ])('rejects %j', async (options, error) => {
       await expect(startFakeWps(options as never)).rejects.toThrow(error);
     });
@@ -731,9 +897,17 @@ describe('startFakeWps', () => {
     });
 
     it('applies custom credentials and user', async () => {
-      const custom = await startFakeWps({ clientId: 'AK1', clientSecret: 'SK1', user: { id: 'u-9', companyId: 'c-9' } });
+      const custom = await startFakeWps({
+        clientId: 'AK1',
+        clientSecret: 'SK1',
+        user: { id: 'u-9', companyId: 'c-9' },
+      });
       try {
-        const res = await postToken(custom, { grant_type: 'client_credentials', client_id: 'AK1', client_secret: 'SK1' });
+        const res = await postToken(custom, {
+          grant_type: 'client_credentials',
+          client_id: 'AK1',
+          client_secret: 'SK1',
+        });
         expect(res.status).toBe(200);
         const user = await currentUser(custom, custom.mintTokens().access_token);
         expect(JSON.parse(user.body)).toMatchObject({ data: { id: 'u-9', user_name: 'Demo User', company_id: 'c-9' } });
@@ -782,7 +956,15 @@ describe('startFakeWps: v7 test routes, API faults and strict KSO-1 signing', ()
   const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
   /** KSO-1 from the platform's sentence, written here independently of the library. */
-  function kso(method: string, uri: string, contentType: string, body: string, date = new Date().toUTCString(), key = CLIENT_SECRET, hashEmpty = false) {
+  function kso(
+    method: string,
+    uri: string,
+    contentType: string,
+    body: string,
+    date = new Date().toUTCString(),
+    key = CLIENT_SECRET,
+    hashEmpty = false,
+  ) {
     const bodyHash = body === '' && !hashEmpty ? '' : createHash('sha256').update(body).digest('hex');
     const hex = createHmac('sha256', key).update(`KSO-1${method}${uri}${contentType}${date}${bodyHash}`).digest('hex');
     return { 'X-Kso-Date': date, 'X-Kso-Authorization': `KSO-1 ${CLIENT_ID}:${hex}` };
@@ -806,7 +988,11 @@ describe('startFakeWps: v7 test routes, API faults and strict KSO-1 signing', ()
 
   it('GET /v7/ping answers the token kind and the query', async () => {
     const res = await send(`${fake.url}/v7/ping?x=1&y=a%20b`, { headers: bearer(appToken) });
-    expect(JSON.parse(res.body)).toEqual({ code: 0, msg: 'success', data: { kind: 'app', query: { x: '1', y: 'a b' } } });
+    expect(JSON.parse(res.body)).toEqual({
+      code: 0,
+      msg: 'success',
+      data: { kind: 'app', query: { x: '1', y: 'a b' } },
+    });
     expect(fake.apiRequests('/v7/ping')).toHaveLength(1);
     expect(fake.apiRequests()).toHaveLength(1);
     expect(fake.apiRequests('/v7/echo')).toHaveLength(0);
@@ -832,9 +1018,11 @@ describe('startFakeWps: v7 test routes, API faults and strict KSO-1 signing', ()
 
   it('validates queueApiFault and reset() drops queued API faults', async () => {
     expect(() => fake.queueApiFault({ status: 99 })).toThrow(
-      new RangeError("queueApiFault: 'status' must be a whole number from 200 to 599, got {\"status\":99}"),
+      new RangeError('queueApiFault: \'status\' must be a whole number from 200 to 599, got {"status":99}'),
     );
-    expect(() => fake.queueApiFault({ reset: true }, 0)).toThrow("queueApiFault: 'times' must be a whole number >= 1, got 0");
+    expect(() => fake.queueApiFault({ reset: true }, 0)).toThrow(
+      "queueApiFault: 'times' must be a whole number >= 1, got 0",
+    );
     fake.queueApiFault({ status: 500 });
     fake.reset();
     expect((await send(`${fake.url}/v7/ping`, { headers: bearer(userToken) })).status).toBe(200);
@@ -844,12 +1032,18 @@ describe('startFakeWps: v7 test routes, API faults and strict KSO-1 signing', ()
     beforeEach(() => fake.setOptions({ requireSignature: true }));
 
     it('accepts a correctly signed GET with a query and POST with a JSON body', async () => {
-      const get = await send(`${fake.url}/v7/ping?b=2&a=1`, { headers: { ...bearer(userToken), ...kso('GET', '/v7/ping?b=2&a=1', '', '') } });
+      const get = await send(`${fake.url}/v7/ping?b=2&a=1`, {
+        headers: { ...bearer(userToken), ...kso('GET', '/v7/ping?b=2&a=1', '', '') },
+      });
       expect(get.status).toBe(200);
       const body = '{"title":"周会"}';
       const post = await send(`${fake.url}/v7/echo`, {
         method: 'POST',
-        headers: { ...bearer(userToken), 'Content-Type': 'application/json', ...kso('POST', '/v7/echo', 'application/json', body) },
+        headers: {
+          ...bearer(userToken),
+          'Content-Type': 'application/json',
+          ...kso('POST', '/v7/echo', 'application/json', body),
+        },
         body,
       });
       expect(post.status).toBe(200);
@@ -858,12 +1052,36 @@ describe('startFakeWps: v7 test routes, API faults and strict KSO-1 signing', ()
 
     it.each([
       ['no signature headers', {}, 'X-Kso-Date and X-Kso-Authorization headers are required'],
-      ['a signature over another path', kso('GET', '/v7/users/current', '', ''), 'the signature does not match the request'],
-      ['a signature with another key', kso('GET', '/v7/ping', '', '', undefined, 'other-key'), 'the signature does not match the request'],
-      ['sha256 of an empty body instead of the empty hash', kso('GET', '/v7/ping', '', '', undefined, CLIENT_SECRET, true), 'the signature does not match the request'],
-      ['a date 16 minutes old', kso('GET', '/v7/ping', '', '', new Date(Date.now() - 16 * 60_000).toUTCString()), 'X-Kso-Date is not an RFC 1123 date within 15 minutes of now'],
-      ['a date that is not a date', { ...kso('GET', '/v7/ping', '', ''), 'X-Kso-Date': 'yesterday' }, 'X-Kso-Date is not an RFC 1123 date within 15 minutes of now'],
-      ['another APPID', { ...kso('GET', '/v7/ping', '', ''), 'X-Kso-Authorization': `KSO-1 other:${'0'.repeat(64)}` }, "X-Kso-Authorization must be 'KSO-1 <APPID>:<hex signature>' with this app's APPID"],
+      [
+        'a signature over another path',
+        kso('GET', '/v7/users/current', '', ''),
+        'the signature does not match the request',
+      ],
+      [
+        'a signature with another key',
+        kso('GET', '/v7/ping', '', '', undefined, 'other-key'),
+        'the signature does not match the request',
+      ],
+      [
+        'sha256 of an empty body instead of the empty hash',
+        kso('GET', '/v7/ping', '', '', undefined, CLIENT_SECRET, true),
+        'the signature does not match the request',
+      ],
+      [
+        'a date 16 minutes old',
+        kso('GET', '/v7/ping', '', '', new Date(Date.now() - 16 * 60_000).toUTCString()),
+        'X-Kso-Date is not an RFC 1123 date within 15 minutes of now',
+      ],
+      [
+        'a date that is not a date',
+        { ...kso('GET', '/v7/ping', '', ''), 'X-Kso-Date': 'yesterday' },
+        'X-Kso-Date is not an RFC 1123 date within 15 minutes of now',
+      ],
+      [
+        'another APPID',
+        { ...kso('GET', '/v7/ping', '', ''), 'X-Kso-Authorization': `KSO-1 other:${'0'.repeat(64)}` },
+        "X-Kso-Authorization must be 'KSO-1 <APPID>:<hex signature>' with this app's APPID",
+      ],
     ])('answers 401 invalid_signature for %s', async (_, headers, desc) => {
       const res = await send(`${fake.url}/v7/ping`, { headers: { ...bearer(userToken), ...headers } });
       expect(res.status).toBe(401);
@@ -873,10 +1091,16 @@ describe('startFakeWps: v7 test routes, API faults and strict KSO-1 signing', ()
     it('checks the body: a signed POST whose body was changed is refused', async () => {
       const res = await send(`${fake.url}/v7/echo`, {
         method: 'POST',
-        headers: { ...bearer(userToken), 'Content-Type': 'application/json', ...kso('POST', '/v7/echo', 'application/json', '{"n":1}') },
+        headers: {
+          ...bearer(userToken),
+          'Content-Type': 'application/json',
+          ...kso('POST', '/v7/echo', 'application/json', '{"n":1}'),
+        },
         body: '{"n":2}',
       });
-      expect(JSON.parse(res.body)).toEqual(errorBody(40100002, 'invalid_signature', 'the signature does not match the request'));
+      expect(JSON.parse(res.body)).toEqual(
+        errorBody(40100002, 'invalid_signature', 'the signature does not match the request'),
+      );
     });
 
     it('leaves /oauth2 unsigned and can be switched off at runtime', async () => {

@@ -14,12 +14,14 @@ const originalDebugEnv = process.env.DEBUG;
 
 /** One `debug` line as a reader sees it, without colours, timestamp or the `+12ms` suffix. */
 function traceLine(args: unknown[]): string {
-  return format(...args)
-    // eslint-disable-next-line no-control-regex
-    .replace(/\u001b\[[0-9;]*m/g, '')
-    .replace(/^\s*\d{4}-\d\d-\d\dT[\d:.]+Z /, '')
-    .replace(/ \+\d+m?s$/, '')
-    .trim();
+  return (
+    format(...args)
+      // eslint-disable-next-line no-control-regex
+      .replace(/\u001b\[[0-9;]*m/g, '')
+      .replace(/^\s*\d{4}-\d\d-\d\dT[\d:.]+Z /, '')
+      .replace(/ \+\d+m?s$/, '')
+      .trim()
+  );
 }
 
 beforeAll(async () => {
@@ -42,7 +44,9 @@ beforeEach(() => {
 
 type Agent = ReturnType<typeof request.agent>;
 
-async function sessionInfo(agent: Agent): Promise<{ id: string; tokens?: { accessToken: string; refreshToken: string } }> {
+async function sessionInfo(
+  agent: Agent,
+): Promise<{ id: string; tokens?: { accessToken: string; refreshToken: string } }> {
   const res = await agent.get('/test/session').expect(200);
   return { id: res.body.id, tokens: res.body.wps?.tokens };
 }
@@ -57,7 +61,8 @@ function secretsOf(extra: (string | undefined)[], minimum: number): string[] {
     seen.push(r.form['code'], r.form['refresh_token'], r.query['state']);
   }
   const secrets = [...new Set(seen.filter((s): s is string => typeof s === 'string' && s.length >= 8))];
-  if (secrets.length < minimum) throw new Error(`expected at least ${minimum} secrets to look for, found ${secrets.length}`);
+  if (secrets.length < minimum)
+    throw new Error(`expected at least ${minimum} secrets to look for, found ${secrets.length}`);
   return secrets;
 }
 
@@ -94,7 +99,9 @@ describe('a full login, refresh and logout', () => {
     secrets.push(...secretsOf(extra, 9));
     trace.push(...traced);
     if (process.env.SHOW_LOG_LINES) {
-      process.stdout.write(`\nlogger:\n${t.logger.lines.join('\n')}\n\nDEBUG=express-wps-oauth:\n${trace.join('\n')}\n`);
+      process.stdout.write(
+        `\nlogger:\n${t.logger.lines.join('\n')}\n\nDEBUG=express-wps-oauth:\n${trace.join('\n')}\n`,
+      );
     }
   });
 
@@ -157,7 +164,9 @@ describe('failures', () => {
       'info express-wps-oauth: WPS rejected the refresh token; the user must sign in again ' +
         '{"wpsMsg":"invalid_grant refresh_token=[redacted] client_secret=[redacted]"}',
     );
-    expect(traced).toContainEqual(expect.stringMatching(/^express-wps-oauth info WPS rejected the refresh token.*\[redacted\]/));
+    expect(traced).toContainEqual(
+      expect.stringMatching(/^express-wps-oauth info WPS rejected the refresh token.*\[redacted\]/),
+    );
     expectNoSecret([...t.logger.lines, ...traced], secretsOf([id, tokens?.accessToken, tokens?.refreshToken], 6));
   });
 
@@ -181,7 +190,9 @@ describe('failures', () => {
     const lockPassword = 'lock-store-password-7c2e';
     // Lock errors may well echo the key they failed on (the session id) and the store's URL.
     const fail = (key: string) =>
-      Promise.reject(new Error(`SET ${key} failed: connect ECONNREFUSED redis://default:${lockPassword}@127.0.0.1:6379`));
+      Promise.reject(
+        new Error(`SET ${key} failed: connect ECONNREFUSED redis://default:${lockPassword}@127.0.0.1:6379`),
+      );
     const t = createTestApp(fake, { refreshLock: { acquire: fail, release: () => Promise.resolve() } });
     const agent = request.agent(t.app);
     await signIn(agent);

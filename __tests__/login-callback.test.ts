@@ -85,7 +85,13 @@ describe('callback route', () => {
       code,
       redirect_uri: REDIRECT_URI,
     });
-    expect(Object.keys(exchange?.form ?? {})).toEqual(['grant_type', 'client_id', 'client_secret', 'code', 'redirect_uri']);
+    expect(Object.keys(exchange?.form ?? {})).toEqual([
+      'grant_type',
+      'client_id',
+      'client_secret',
+      'code',
+      'redirect_uri',
+    ]);
   });
 
   it('stores both tokens with absolute expiry times and never sends them to the browser', async () => {
@@ -108,7 +114,11 @@ describe('callback route', () => {
   });
 
   it('accepts refresh_expires_in as a numeric string', async () => {
-    const stringFake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshExpiresInAsString: true });
+    const stringFake = await startFakeWps({
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      refreshExpiresInAsString: true,
+    });
     try {
       const app = createTestApp(stringFake).app;
       const agent = request.agent(app);
@@ -132,7 +142,10 @@ describe('callback route', () => {
     expect(after).toBeDefined();
     expect(after).not.toBe(before);
     // The pre-login session id no longer carries anything.
-    const old = await request(t.app).get('/test/session').set('Cookie', before as string).expect(200);
+    const old = await request(t.app)
+      .get('/test/session')
+      .set('Cookie', before as string)
+      .expect(200);
     expect(old.body.wps).toBeNull();
   });
 
@@ -270,13 +283,23 @@ describe('callback route', () => {
   });
 
   it.each([
-    ['2xx with a non-zero code', { status: 200, body: { code: 40000001, msg: 'invalid_request' } }, 'wps_rejected', 400],
+    [
+      '2xx with a non-zero code',
+      { status: 200, body: { code: 40000001, msg: 'invalid_request' } },
+      'wps_rejected',
+      400,
+    ],
     ['2xx without access_token', { status: 200, body: { expires_in: 7200 } }, 'wps_rejected', 400],
     ['a 500 with HTML', { status: 500, body: '<html>oops</html>', contentType: 'text/html' }, 'wps_unavailable', 502],
     ['a 200 that is not JSON', { status: 200, body: 'hello', contentType: 'text/plain' }, 'wps_unavailable', 502],
     ['malformed JSON', { malformedJson: true as const }, 'wps_unavailable', 502],
     ['a reset connection', { reset: true as const }, 'wps_unavailable', 502],
-    ['expires_in not a number', { status: 200, body: { access_token: 'x', expires_in: 'soon' } }, 'wps_unavailable', 502],
+    [
+      'expires_in not a number',
+      { status: 200, body: { access_token: 'x', expires_in: 'soon' } },
+      'wps_unavailable',
+      502,
+    ],
   ])('maps %s to %s', async (_name, fault, code, status) => {
     const agent = request.agent(t.app);
     const { callback } = await authorize(agent);

@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 
@@ -71,7 +81,9 @@ afterAll(() => {
 
 describe('npm pack', () => {
   it('ships only dist/, README.md, LICENSE and package.json', () => {
-    const outside = paths.filter((p) => !p.startsWith('dist/') && !['README.md', 'LICENSE', 'package.json'].includes(p));
+    const outside = paths.filter(
+      (p) => !p.startsWith('dist/') && !['README.md', 'LICENSE', 'package.json'].includes(p),
+    );
     expect(outside).toEqual([]);
     expect(paths).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json', 'dist/index.js']));
     expect(pkg.files).toEqual(['dist', 'README.md', 'LICENSE']);
@@ -80,7 +92,9 @@ describe('npm pack', () => {
   it('ships no tests and no TypeScript sources, only .js and .d.ts (maps optional)', () => {
     const dist = paths.filter((p) => p.startsWith('dist/'));
     expect(dist.filter((p) => !/\.(js|d\.ts)(\.map)?$/.test(p))).toEqual([]);
-    expect(paths.filter((p) => /(^|\/)(__tests__|test-consumers|e2e|bench|examples)\/|\.(test|spec)\./.test(p))).toEqual([]);
+    expect(
+      paths.filter((p) => /(^|\/)(__tests__|test-consumers|e2e|bench|examples)\/|\.(test|spec)\./.test(p)),
+    ).toEqual([]);
     const withoutTypes = dist.filter((p) => p.endsWith('.js') && !paths.includes(p.replace(/\.js$/, '.d.ts')));
     expect(withoutTypes).toEqual([]);
   });
@@ -99,10 +113,15 @@ describe('npm pack', () => {
     for (const file of listFiles(unpacked)) {
       const text = readFileSync(file, 'utf8');
       for (const pattern of patterns) if (pattern.test(text)) found.push(`${relative(unpacked, file)}: ${pattern}`);
-      if (envSecret && envSecret.length >= 8 && text.includes(envSecret)) found.push(`${relative(unpacked, file)}: WPS_CLIENT_SECRET`);
+      if (envSecret && envSecret.length >= 8 && text.includes(envSecret))
+        found.push(`${relative(unpacked, file)}: WPS_CLIENT_SECRET`);
     }
     expect(found).toEqual([]);
-    expect(listFiles(unpacked).map((f) => relative(unpacked, f)).sort()).toEqual(paths);
+    expect(
+      listFiles(unpacked)
+        .map((f) => relative(unpacked, f))
+        .sort(),
+    ).toEqual(paths);
   });
 
   it(`stays under ${MAX_PACKED_BYTES / 1024} kB packed`, () => {

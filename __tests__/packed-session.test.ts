@@ -13,14 +13,22 @@ beforeAll(async () => {
 afterAll(() => fake.close());
 beforeEach(() => {
   fake.reset();
-  t = createTestApp(fake, {}, {
-    routes: (a) => {
-      a.get('/direct', (req, res) => res.json({ type: typeof req.session.wps, keys: Object.keys(req.session.wps ?? {}) }));
-      a.get('/reload', requireWpsToken({ unauthenticated: 'error' }), (req, res, next) => {
-        req.session.reload((err) => (err ? next(err) : res.json({ authenticated: req.wps.isAuthenticated(), token: req.wps.accessToken })));
-      });
+  t = createTestApp(
+    fake,
+    {},
+    {
+      routes: (a) => {
+        a.get('/direct', (req, res) =>
+          res.json({ type: typeof req.session.wps, keys: Object.keys(req.session.wps ?? {}) }),
+        );
+        a.get('/reload', requireWpsToken({ unauthenticated: 'error' }), (req, res, next) => {
+          req.session.reload((err) =>
+            err ? next(err) : res.json({ authenticated: req.wps.isAuthenticated(), token: req.wps.accessToken }),
+          );
+        });
+      },
     },
-  });
+  );
 });
 
 async function signedIn(): Promise<{ agent: ReturnType<typeof request.agent>; sid: string }> {
@@ -61,7 +69,11 @@ describe('the session as stored', () => {
     const sets = countSets(t.store);
     expect((await agent.get('/protected').expect(200)).body.token).toBe(wps.tokens?.accessToken);
     expect(sets.count).toBe(0);
-    expect(storedWps(JSON.parse(sessionsOf(t.store)[sid] as string))).toEqual({ user: wps.user, pending: [], tokens: wps.tokens });
+    expect(storedWps(JSON.parse(sessionsOf(t.store)[sid] as string))).toEqual({
+      user: wps.user,
+      pending: [],
+      tokens: wps.tokens,
+    });
   });
 
   it('reads wps stored as a plain object (stores without JSON, sessions of earlier versions) and leaves it so', async () => {

@@ -139,7 +139,11 @@ describe('refresh', () => {
     const before = await storedTokens(agent);
     fake.queueTokenFault({ status: 502, body: 'bad gateway' });
     const res = await agent.get('/protected').expect(502);
-    expect(res.body).toEqual({ code: 'wps_unavailable', status: 502, message: 'WPS answered the token refresh with HTTP 502' });
+    expect(res.body).toEqual({
+      code: 'wps_unavailable',
+      status: 502,
+      message: 'WPS answered the token refresh with HTTP 502',
+    });
     expect(await storedTokens(agent)).toEqual(before);
     await agent.get('/protected').expect(200);
   });
@@ -159,7 +163,11 @@ describe('refresh', () => {
     // A refresh token that expired: emulate by a short-lived pair from the fake.
     const res = await agent.get('/test/session').expect(200);
     expect(res.body.wps.tokens.refreshToken).toBeDefined();
-    const shortFake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshTokenTtlSeconds: 1 });
+    const shortFake = await startFakeWps({
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      refreshTokenTtlSeconds: 1,
+    });
     try {
       const app = createTestApp(shortFake).app;
       const a = request.agent(app);
@@ -230,28 +238,36 @@ describe('unauthenticated requests', () => {
 });
 
 describe('a corrupted session store entry', () => {
-  it.each(['string', 'number', 'array', 'nullTokens'])('a %s in req.session.wps is treated as signed out, never a 500', async (as) => {
-    const agent = request.agent(t.app);
-    await agent.post(`/test/corrupt?as=${as}`).expect(200);
-    expect((await agent.get('/protected').set('Accept', 'application/json').expect(401)).body.code).toBe('login_required');
-    expect((await agent.get('/').expect(200)).body.authenticated).toBe(false);
-    await agent.get('/auth/wps/login').expect(302);
-    await signIn(agent);
-    await agent.get('/protected').expect(200);
-  });
+  it.each(['string', 'number', 'array', 'nullTokens'])(
+    'a %s in req.session.wps is treated as signed out, never a 500',
+    async (as) => {
+      const agent = request.agent(t.app);
+      await agent.post(`/test/corrupt?as=${as}`).expect(200);
+      expect((await agent.get('/protected').set('Accept', 'application/json').expect(401)).body.code).toBe(
+        'login_required',
+      );
+      expect((await agent.get('/').expect(200)).body.authenticated).toBe(false);
+      await agent.get('/auth/wps/login').expect(302);
+      await signIn(agent);
+      await agent.get('/protected').expect(200);
+    },
+  );
 });
 
 describe('logout', () => {
-  it.each(['get', 'post'] as const)('%s forgets the tokens, regenerates the session and lands safely', async (method) => {
-    const agent = await signedIn();
-    const oldId = (await agent.get('/test/session').expect(200)).body.id;
-    const res = await agent[method]('/auth/wps/logout?returnTo=/bye').expect(302);
-    expect(res.headers.location).toBe('/bye');
-    const s = await agent.get('/test/session').expect(200);
-    expect(s.body.id).not.toBe(oldId);
-    expect(s.body.wps).toBeNull();
-    await agent.get('/protected').set('Accept', 'application/json').expect(401);
-  });
+  it.each(['get', 'post'] as const)(
+    '%s forgets the tokens, regenerates the session and lands safely',
+    async (method) => {
+      const agent = await signedIn();
+      const oldId = (await agent.get('/test/session').expect(200)).body.id;
+      const res = await agent[method]('/auth/wps/logout?returnTo=/bye').expect(302);
+      expect(res.headers.location).toBe('/bye');
+      const s = await agent.get('/test/session').expect(200);
+      expect(s.body.id).not.toBe(oldId);
+      expect(s.body.wps).toBeNull();
+      await agent.get('/protected').set('Accept', 'application/json').expect(401);
+    },
+  );
 
   it('ignores a hostile returnTo', async () => {
     const agent = await signedIn();
@@ -263,9 +279,16 @@ describe('misuse', () => {
   function app(setup: (a: express.Express) => void) {
     const a = express();
     setup(a);
-    a.use((err: { code?: string; message: string; status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-      res.status(err.status ?? 500).json({ code: err.code, message: err.message });
-    });
+    a.use(
+      (
+        err: { code?: string; message: string; status?: number },
+        _req: express.Request,
+        res: express.Response,
+        _next: express.NextFunction,
+      ) => {
+        res.status(err.status ?? 500).json({ code: err.code, message: err.message });
+      },
+    );
     return a;
   }
   const options = { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: REDIRECT_URI };
@@ -329,7 +352,11 @@ describe('req.wps', () => {
     const { accessToken } = await storedTokens(agent);
     expect((await agent.get('/sub/token').expect(200)).body).toEqual({ token: accessToken });
     // The user's own regenerate() drops the tokens from the session, not the request's context.
-    expect((await agent.get('/r/regenerate').expect(200)).body).toEqual({ same: true, token: accessToken, authenticated: false });
+    expect((await agent.get('/r/regenerate').expect(200)).body).toEqual({
+      same: true,
+      token: accessToken,
+      authenticated: false,
+    });
     expect(seen).toHaveLength(2);
     expect(seen[0]).toBeDefined();
     expect(seen[0]).not.toBe(seen[1]);
@@ -338,7 +365,10 @@ describe('req.wps', () => {
   it('is undefined, and requireWpsToken says so, on requests wpsAuth did not see in an app where it runs', async () => {
     const a = express();
     a.use(session({ secret: 's', resave: false, saveUninitialized: false }));
-    a.use('/with', wpsAuth({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: REDIRECT_URI, baseUrl: fake.url }));
+    a.use(
+      '/with',
+      wpsAuth({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: REDIRECT_URI, baseUrl: fake.url }),
+    );
     a.get('/with/probe', (req, res) => res.json({ wps: typeof req.wps }));
     a.get('/without/probe', (req, res) => res.json({ wps: typeof req.wps }));
     a.get('/without/protected', requireWpsToken(), (_req, res) => res.send('no'));
@@ -350,27 +380,47 @@ describe('req.wps', () => {
     expect((await request(a).get('/without/protected').expect(500)).body).toEqual({ code: 'misconfigured' });
   });
 
-  it('adds no key a view or a loop would see to res.locals or the request, and nothing to Node\'s IncomingMessage', async () => {
-    t = createTestApp(fake, {}, {
-      routes: (a) =>
-        a.get('/locals', (req, res) => {
-          const forIn: string[] = [];
-          for (const key in res.locals) forIn.push(key);
-          res.json({ json: JSON.stringify(res.locals), keys: Object.keys(res.locals), forIn, own: Object.keys(req).includes('wps'), has: req.wps !== undefined });
-        }),
+  it("adds no key a view or a loop would see to res.locals or the request, and nothing to Node's IncomingMessage", async () => {
+    t = createTestApp(
+      fake,
+      {},
+      {
+        routes: (a) =>
+          a.get('/locals', (req, res) => {
+            const forIn: string[] = [];
+            for (const key in res.locals) forIn.push(key);
+            res.json({
+              json: JSON.stringify(res.locals),
+              keys: Object.keys(res.locals),
+              forIn,
+              own: Object.keys(req).includes('wps'),
+              has: req.wps !== undefined,
+            });
+          }),
+      },
+    );
+    expect((await request(t.app).get('/locals').expect(200)).body).toEqual({
+      json: '{}',
+      keys: [],
+      forIn: [],
+      own: false,
+      has: true,
     });
-    expect((await request(t.app).get('/locals').expect(200)).body).toEqual({ json: '{}', keys: [], forIn: [], own: false, has: true });
     expect(Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'wps')).toBeUndefined();
   });
 
   it('can be assigned, e.g. by a test double', async () => {
-    t = createTestApp(fake, {}, {
-      routes: (a) =>
-        a.get('/assign', (req, res) => {
-          (req as { wps: unknown }).wps = { stub: true };
-          res.json({ wps: req.wps });
-        }),
-    });
+    t = createTestApp(
+      fake,
+      {},
+      {
+        routes: (a) =>
+          a.get('/assign', (req, res) => {
+            (req as { wps: unknown }).wps = { stub: true };
+            res.json({ wps: req.wps });
+          }),
+      },
+    );
     expect((await request(t.app).get('/assign').expect(200)).body).toEqual({ wps: { stub: true } });
   });
 });

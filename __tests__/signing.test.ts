@@ -12,12 +12,22 @@ import { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, signIn } from './helpers/app';
  * HMAC-SHA256(key=APPKEY, "KSO-1" + METHOD + REQUEST_URI + CONTENT_TYPE + X-Kso-Date + sha256hex(body)), hex,
  * where the body hash is the empty string when there is no body.
  */
-function specSignature(appKey: string, method: string, uri: string, contentType: string, date: string, body: string): string {
+function specSignature(
+  appKey: string,
+  method: string,
+  uri: string,
+  contentType: string,
+  date: string,
+  body: string,
+): string {
   const bodyHash = body === '' ? '' : createHash('sha256').update(body, 'utf8').digest('hex');
-  return createHmac('sha256', appKey).update('KSO-1' + method + uri + contentType + date + bodyHash).digest('hex');
+  return createHmac('sha256', appKey)
+    .update('KSO-1' + method + uri + contentType + date + bodyHash)
+    .digest('hex');
 }
 
-const RFC_1123 = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+const RFC_1123 =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 const DATE = 'Wed, 01 Jan 2025 08:00:00 GMT';
 const KEY = { appId: 'AK-test-id', appKey: 'SK-test-key' };
 
@@ -25,7 +35,11 @@ describe('signKso1 (known answers)', () => {
   it('signs a POST with a JSON body and a query exactly as the spec string says', () => {
     const body = '{"name":"会议","n":1}';
     const uri = '/v7/echo?x=1&y=%E4%B8%AD';
-    const headers = signKso1(KEY, { method: 'post', requestUri: uri, contentType: 'application/json', body }, new Date(DATE));
+    const headers = signKso1(
+      KEY,
+      { method: 'post', requestUri: uri, contentType: 'application/json', body },
+      new Date(DATE),
+    );
     const hex = specSignature(KEY.appKey, 'POST', uri, 'application/json', DATE, body);
     expect(headers).toEqual({ 'X-Kso-Date': DATE, 'X-Kso-Authorization': `KSO-1 AK-test-id:${hex}` });
     // Frozen vector: catches a change of both the library and the test's reading of the spec.
@@ -42,7 +56,11 @@ describe('signKso1 (known answers)', () => {
     const hex = specSignature(KEY.appKey, 'GET', '/v7/users/current', '', DATE, '');
     expect(hex).toBe('732c0e1cc8736051bb4bf57cb57a926cc302daae6b857a51910b9a9c8fec6e37');
     for (const body of [undefined, '', new Uint8Array(0)]) {
-      const headers = signKso1(KEY, { method: 'GET', requestUri: '/v7/users/current', contentType: '', body }, new Date(DATE));
+      const headers = signKso1(
+        KEY,
+        { method: 'GET', requestUri: '/v7/users/current', contentType: '', body },
+        new Date(DATE),
+      );
       expect(headers['X-Kso-Authorization']).toBe(`KSO-1 AK-test-id:${hex}`);
     }
     const withEmptyHash = createHmac('sha256', KEY.appKey)
@@ -92,14 +110,22 @@ describe('signRequests against the strict fake', () => {
     const agent = request.agent(t.app);
     await signIn(agent);
     await agent.get('/wps/user').expect(200, {
-      user: { id: 'fake-user-1', name: 'Demo User', avatar: 'https://example.invalid/avatar.png', companyId: 'fake-company-1' },
+      user: {
+        id: 'fake-user-1',
+        name: 'Demo User',
+        avatar: 'https://example.invalid/avatar.png',
+        companyId: 'fake-company-1',
+      },
     });
     expectSignedAsSpec(fake.apiRequests('/v7/users/current')[0]);
 
     const ping = await agent.get('/wps/ping?q=a%20b&lang=%E4%B8%AD').expect(200);
     expect(ping.body.data.data.query).toEqual({ q: 'a b', lang: '中' });
 
-    const echo = await agent.post('/wps/echo').send({ title: '周会', at: [9, 30] }).expect(200);
+    const echo = await agent
+      .post('/wps/echo')
+      .send({ title: '周会', at: [9, 30] })
+      .expect(200);
     expect(echo.body.data).toEqual({ title: '周会', at: [9, 30] });
     expectSignedAsSpec(fake.apiRequests('/v7/echo')[0]);
     expect(fake.apiRequests('/v7/echo')[0]?.headers['content-type']).toBe('application/json');
@@ -119,10 +145,17 @@ describe('signRequests against the strict fake', () => {
   });
 
   it('signs app-client calls too, and refuses a body it cannot sign', async () => {
-    const app = createWpsAppClient({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, baseUrl: fake.url, signRequests: true });
+    const app = createWpsAppClient({
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      baseUrl: fake.url,
+      signRequests: true,
+    });
     const ping = await app.api.get('/v7/ping', { params: { page: 2 } });
     expect(ping.data.data).toEqual({ kind: 'app', query: { page: '2' } });
-    const echo = await app.api.post('/v7/echo', '{"raw":true}', { headers: { 'Content-Type': 'application/json; charset=utf-8' } });
+    const echo = await app.api.post('/v7/echo', '{"raw":true}', {
+      headers: { 'Content-Type': 'application/json; charset=utf-8' },
+    });
     expect(echo.data.data).toEqual({ raw: true });
     expectSignedAsSpec(fake.apiRequests('/v7/echo')[0]);
 

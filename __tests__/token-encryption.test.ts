@@ -51,7 +51,9 @@ async function signInCookie(t: TestApp): Promise<{ cookie: string; sid: string }
   const agent = request.agent(t.app);
   const { callback } = await authorize(agent);
   const res = await agent.get(callback).expect(302);
-  const header = (res.headers['set-cookie'] as unknown as string[] | undefined)?.find((c) => c.startsWith('connect.sid='));
+  const header = (res.headers['set-cookie'] as unknown as string[] | undefined)?.find((c) =>
+    c.startsWith('connect.sid='),
+  );
   if (header === undefined) throw new Error('the callback set no session cookie');
   const cookie = header.split(';')[0] as string;
   const sid = (await request(t.app).get('/test/session').set('Cookie', cookie).expect(200)).body.id as string;
@@ -59,7 +61,8 @@ async function signInCookie(t: TestApp): Promise<{ cookie: string; sid: string }
 }
 
 async function tokensIn(t: TestApp, cookie: string): Promise<WpsTokenRecord> {
-  return (await request(t.app).get('/test/session').set('Cookie', cookie).expect(200)).body.wps.tokens as WpsTokenRecord;
+  return (await request(t.app).get('/test/session').set('Cookie', cookie).expect(200)).body.wps
+    .tokens as WpsTokenRecord;
 }
 
 function kidOf(sealed: unknown): string {
@@ -154,7 +157,10 @@ describe('tokenEncryptionKey: tokens at rest', () => {
         });
       };
     });
-    const early = request(t.app).get('/api/error-mode').set('Cookie', cookie).then((res) => res);
+    const early = request(t.app)
+      .get('/api/error-mode')
+      .set('Cookie', cookie)
+      .then((res) => res);
     await held;
     const late = await request(t.app).get('/api/error-mode').set('Cookie', cookie);
     release();
@@ -202,7 +208,9 @@ describe('tokenEncryptionKey: rotation and migration', () => {
     const tokens = await tokensIn(plain, cookie);
     const t = createTestApp(fake, { tokenEncryptionKey: KEY });
     copySessions(plain, t);
-    expect((await request(t.app).get('/protected').set('Cookie', cookie).expect(200)).body.token).toBe(tokens.accessToken);
+    expect((await request(t.app).get('/protected').set('Cookie', cookie).expect(200)).body.token).toBe(
+      tokens.accessToken,
+    );
     await request(t.app).post('/test/expire?in=3600000').set('Cookie', cookie).expect(200);
     expect(rawTokens(t, sid)).toMatch(/^wpsenc:v1:/);
     expect(dump(t)).not.toContain(tokens.accessToken);
@@ -265,7 +273,13 @@ describe('tokenEncryptionKey: records that do not open count as signed out', () 
 
 describe('TokenSealer', () => {
   const sealer = new TokenSealer([deriveTokenKey(KEY)]);
-  const record: WpsTokenRecord = { accessToken: 'at-1', refreshToken: 'rt-1', tokenType: 'bearer', expiresAt: 1, rev: 1 };
+  const record: WpsTokenRecord = {
+    accessToken: 'at-1',
+    refreshToken: 'rt-1',
+    tokenType: 'bearer',
+    expiresAt: 1,
+    rev: 1,
+  };
 
   it('uses a new IV for every seal and opens each only for its session', () => {
     const a = sealer.seal(record, 'sid-a');
@@ -292,7 +306,9 @@ describe('TokenSealer', () => {
     const sealed = sealer.seal(record, 'sid-d');
     const parts = sealed.split(':');
     expect(sealer.unseal(`${sealed}:extra`, 'sid-d')).toBeUndefined();
-    expect(sealer.unseal([...parts.slice(0, 3), `${parts[3] as string}=`, ...parts.slice(4)].join(':'), 'sid-d')).toBeUndefined();
+    expect(
+      sealer.unseal([...parts.slice(0, 3), `${parts[3] as string}=`, ...parts.slice(4)].join(':'), 'sid-d'),
+    ).toBeUndefined();
     expect(sealer.failureOf(`${sealed}:extra`)).toBe('malformed');
     expect(sealer.failureOf('plain text')).toBe('malformed');
   });
@@ -307,12 +323,18 @@ describe('TokenSealer', () => {
 describe('tokenEncryptionKey: several wpsAuth() on one store', () => {
   function twoInstances(a: WpsAuthOptions['tokenEncryptionKey'], b: WpsAuthOptions['tokenEncryptionKey']) {
     const base = { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: REDIRECT_URI, baseUrl: fake.url };
-    return createTestApp(fake, { tokenEncryptionKey: a }, {
-      routes: (app) => {
-        app.use('/b', wpsAuth({ ...base, tokenEncryptionKey: b, loginPath: false, logoutPath: false }));
-        app.get('/b/api', requireWpsToken({ unauthenticated: 'error' }), (req, res) => res.json({ token: req.wps.accessToken }));
+    return createTestApp(
+      fake,
+      { tokenEncryptionKey: a },
+      {
+        routes: (app) => {
+          app.use('/b', wpsAuth({ ...base, tokenEncryptionKey: b, loginPath: false, logoutPath: false }));
+          app.get('/b/api', requireWpsToken({ unauthenticated: 'error' }), (req, res) =>
+            res.json({ token: req.wps.accessToken }),
+          );
+        },
       },
-    });
+    );
   }
 
   it('wraps the store once when they share the keys', async () => {
@@ -341,7 +363,11 @@ describe('tokenEncryptionKey: several wpsAuth() on one store', () => {
 });
 
 describe('tokenEncryptionKey option', () => {
-  const valid = { clientId: 'AK2024', clientSecret: 'sekret-value-9', redirectUri: 'https://app.example.com/auth/wps/cb' };
+  const valid = {
+    clientId: 'AK2024',
+    clientSecret: 'sekret-value-9',
+    redirectUri: 'https://app.example.com/auth/wps/cb',
+  };
   const invalid = (...problems: string[]) =>
     new TypeError(`express-wps-oauth: invalid wpsAuth options:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   const TYPE = 'tokenEncryptionKey must be a string of at least 32 characters, a 32-byte Buffer, or an array of these';
@@ -367,7 +393,9 @@ describe('tokenEncryptionKey option', () => {
     expect(() => resolveConfig({ ...valid, tokenEncryptionKey: [] }, {})).toThrow(
       invalid('tokenEncryptionKey must hold at least one key'),
     );
-    expect(() => resolveConfig({ ...valid, tokenEncryptionKey: [KEY, shortKey, Buffer.alloc(31), {} as never] }, {})).toThrow(
+    expect(() =>
+      resolveConfig({ ...valid, tokenEncryptionKey: [KEY, shortKey, Buffer.alloc(31), {} as never] }, {}),
+    ).toThrow(
       invalid(
         'tokenEncryptionKey[1] must be at least 32 characters long (a random key, not a password)',
         'tokenEncryptionKey[2] must be exactly 32 bytes when it is a Buffer',
@@ -395,7 +423,10 @@ describeRedis('tokenEncryptionKey with connect-redis', () => {
     const agent = request.agent(t.app);
     await signIn(agent);
     const seen = async () => {
-      const { id, wps } = (await agent.get('/test/session').expect(200)).body as { id: string; wps: { tokens: WpsTokenRecord } };
+      const { id, wps } = (await agent.get('/test/session').expect(200)).body as {
+        id: string;
+        wps: { tokens: WpsTokenRecord };
+      };
       return { sid: id, token: wps.tokens.accessToken, refresh: wps.tokens.refreshToken as string };
     };
     const first = await seen();
@@ -409,7 +440,8 @@ describeRedis('tokenEncryptionKey with connect-redis', () => {
     const direct = await (store.get as unknown as (sid: string) => Promise<object>).call(store, first.sid);
     expect(storedWps(direct)?.tokens).toMatch(/^wpsenc:v1:/);
     expect(storedWps(JSON.parse(value))?.tokens).toMatch(/^wpsenc:v1:/);
-    for (const secret of [first.token, first.refresh, second.token, second.refresh]) expect(value).not.toContain(secret);
+    for (const secret of [first.token, first.refresh, second.token, second.refresh])
+      expect(value).not.toContain(secret);
     expect(t.logger.lines.filter((l) => l.startsWith('warn '))).toEqual([]);
   });
 });

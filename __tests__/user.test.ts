@@ -41,7 +41,9 @@ describe('fetchUser', () => {
     expect(resolveConfig({ ...base, scope: ['kso.calendar.read'], fetchUser: true }, {}).fetchUser).toBe(true);
     expect(resolveConfig({ ...base, fetchUser: false }, {}).fetchUser).toBe(false);
     expect(resolveConfig(base, {}).signRequests).toBe(false);
-    expect(() => resolveConfig({ ...base, fetchUser: 'yes' as never, signRequests: 1 as never, afterLogin: {} as never }, {})).toThrow(
+    expect(() =>
+      resolveConfig({ ...base, fetchUser: 'yes' as never, signRequests: 1 as never, afterLogin: {} as never }, {}),
+    ).toThrow(
       new TypeError(
         'express-wps-oauth: invalid wpsAuth options:\n' +
           '  - fetchUser must be a boolean\n' +

@@ -16,7 +16,6 @@ const { load } = require('./lib/load');
 const { fmt, markdownTable, textTable } = require('./lib/stats');
 const { ROOT, git, parseOptions, selectVariants, signIn, version } = require('./lib/variants');
 
-
 /**
  * Callgrind options. Instrumentation starts off (start-up, sign-in and warm-up run several times faster) and is
  * switched on just before measuring; one dump file per thread, so the main thread can be told from V8's helpers.
@@ -32,7 +31,8 @@ const CALLGRIND = ['--tool=callgrind', '--instr-atstart=no', '--separate-threads
  */
 const GC_ENTRY =
   /^v8::internal::(Heap::(CollectGarbage|CollectAllGarbage|CollectAllAvailableGarbage|FinalizeIncrementalMarkingAtomically|StartIncrementalMarking)\b|IncrementalMarking::|IncrementalMarkingJob::|MinorGCJob::|ScavengeJob::|MarkingBarrier::|Sweeper::|ArrayBufferSweeper::|ConcurrentMarking::|MemoryReducer::)/;
-const GC_CODE = /^v8::internal::(Heap|Scaveng\w*|\w*MarkCompact\w*|\w*Marking\w*|\w*Sweeper|GCTracer|Evacuat\w*|MemoryReducer)::/;
+const GC_CODE =
+  /^v8::internal::(Heap|Scaveng\w*|\w*MarkCompact\w*|\w*Marking\w*|\w*Sweeper|GCTracer|Evacuat\w*|MemoryReducer)::/;
 
 /** Main-thread instructions a dump right after zeroing may hold (a timer firing); a window holds ~10^9. */
 const IDLE_LIMIT = 1_000_000;
@@ -61,7 +61,10 @@ function valgrindVersion() {
   try {
     return tool('valgrind', ['--version']);
   } catch (err) {
-    throw new Error(`valgrind does not run (${err.message.trim()}); Debian/Ubuntu: apt-get install valgrind, which brings callgrind_control`, { cause: err });
+    throw new Error(
+      `valgrind does not run (${err.message.trim()}); Debian/Ubuntu: apt-get install valgrind, which brings callgrind_control`,
+      { cause: err },
+    );
   }
 }
 
@@ -139,12 +142,17 @@ class Counted {
         .filter((f) => f.startsWith(`${this.prefix}.`) && !this.seen.has(f))
         .sort((a, b) => Number(a.split('-').pop()) - Number(b.split('-').pop()));
       try {
-        const threads = files.map((f) => ({ thread: Number(f.split('-').pop()), ...parseDump(fs.readFileSync(path.join(this.dir, f), 'utf8')) }));
-        if (threads.length === 0 || threads[0].thread !== 1) throw new Error(`no dump of the main thread among ${files.join(', ')}`);
+        const threads = files.map((f) => ({
+          thread: Number(f.split('-').pop()),
+          ...parseDump(fs.readFileSync(path.join(this.dir, f), 'utf8')),
+        }));
+        if (threads.length === 0 || threads[0].thread !== 1)
+          throw new Error(`no dump of the main thread among ${files.join(', ')}`);
         for (const f of files) this.seen.add(f);
         return { main: threads[0], all: threads.reduce((n, t) => n + t.total, 0), threads: threads.length };
       } catch (err) {
-        if (attempt >= 20) throw new Error(`${this.server.label}: reading the ${label} dump: ${err.message}`, { cause: err });
+        if (attempt >= 20)
+          throw new Error(`${this.server.label}: reading the ${label} dump: ${err.message}`, { cause: err });
         await sleep(250);
       }
     }
@@ -196,7 +204,9 @@ async function measure(variant, run, dir, opts) {
     counted.control('--zero');
     const idle = await counted.dump('zero-check');
     if (idle.main.total > IDLE_LIMIT) {
-      throw new Error(`${variant.label}: ${idle.main.total} instructions counted right after zeroing: callgrind_control --zero did not work`);
+      throw new Error(
+        `${variant.label}: ${idle.main.total} instructions counted right after zeroing: callgrind_control --zero did not work`,
+      );
     }
     counted.control('--zero');
     const r = await load({ ...target, amount: opts.requests });
@@ -204,7 +214,12 @@ async function measure(variant, run, dir, opts) {
     if (r.bad > 0 || r.total !== opts.requests) {
       throw new Error(`${variant.label}: ${r.total} answers to ${opts.requests} requests, ${r.bad} non-2xx or errors`);
     }
-    return { main: counts.main.total / r.total, gc: counts.main.gc / r.total, all: counts.all / r.total, idleMain: idle.main.total };
+    return {
+      main: counts.main.total / r.total,
+      gc: counts.main.gc / r.total,
+      all: counts.all / r.total,
+      idleMain: idle.main.total,
+    };
   } finally {
     await server.stop();
   }
@@ -273,38 +288,75 @@ function writeResults(file, ctx) {
   const commit = git(['rev-parse', '--short', 'HEAD']);
   const dirty = git(['status', '--porcelain', '--', 'lib']);
   const versions = [
-    ['express-wps-oauth', `${pkg.version} (commit ${commit ?? 'unknown'}${dirty ? ', with uncommitted changes in lib/' : ''})`],
-    ...['express', 'express5', 'express-session', 'passport', 'express-openid-connect', 'autocannon'].map((p) => [p, version(p)]),
+    [
+      'express-wps-oauth',
+      `${pkg.version} (commit ${commit ?? 'unknown'}${dirty ? ', with uncommitted changes in lib/' : ''})`,
+    ],
+    ...['express', 'express5', 'express-session', 'passport', 'express-openid-connect', 'autocannon'].map((p) => [
+      p,
+      version(p),
+    ]),
   ];
   const t = table(summary);
   const md = [];
   md.push('# Instructions per request', '');
   md.push(`Written by \`${command}\` on ${startedAt.toISOString()} (took ${Math.round(elapsedS)} s).`, '');
   md.push(markdownTable(t.header, t.rows), '');
-  md.push('Ratios: the baseline\'s instructions ÷ the variant\'s (1.0 = as cheap as no auth; below 1, dearer), on the');
+  md.push("Ratios: the baseline's instructions ÷ the variant's (1.0 = as cheap as no auth; below 1, dearer), on the");
   md.push('headline figure, the lower of the two runs.', '');
   md.push('## Machine and versions', '');
-  md.push(`- ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores; Node.js ${process.version}, ${os.type()} ${os.release()} ${os.arch()}; ${valgrind}`);
+  md.push(
+    `- ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores; Node.js ${process.version}, ${os.type()} ${os.release()} ${os.arch()}; ${valgrind}`,
+  );
   md.push(`- ${versions.map(([p, v]) => `${p} ${v}`).join(', ')}`, '');
   md.push('## Method', '');
-  md.push(`- Each server (the same apps as \`npm run bench\`, on 127.0.0.1) runs under \`valgrind ${CALLGRIND.join(' ')}\`,`);
-  md.push(`  signs in, and gets ${fmt.int(opts.warmup)} warm-up requests (\`GET /api\` with the session cookie, autocannon) in three parts,`);
-  md.push('  each followed by a wait until its threads are idle (V8\'s compile jobs done). Then `callgrind_control --instr=on`,');
-  md.push(`  \`--zero\`, exactly ${fmt.int(opts.requests)} requests, \`--dump\`: the dump's instructions ÷ ${fmt.int(opts.requests)}. A dump right after zeroing, with`);
-  md.push(`  no requests, holds at most ${fmt.int(Math.max(...summary.map((s) => s.idle)))} main-thread instructions: the zeroing works.`);
-  md.push(`- ${opts.connections === 1 ? 'One connection: one request at a time, so each pays one event-loop turn whatever the' : `${opts.connections} connections: how many requests one event-loop turn serves depends on the`}`);
-  md.push(`  ${opts.connections === 1 ? "machine's speed (with several, how many requests a turn serves depends on timing)." : "machine's speed, which adds noise (`--connections 1` avoids it)."}`);
-  md.push('- Headline: the main thread (JavaScript, Node, libuv) minus the garbage collector\'s share there (calls into');
-  md.push('  V8\'s GC entry points, with all they call), shown apart: a window holds a few GC cycles, and whether a');
-  md.push('  mark-compact falls inside moves the total by 1–3%. V8\'s helper threads (concurrent marking, parallel');
+  md.push(
+    `- Each server (the same apps as \`npm run bench\`, on 127.0.0.1) runs under \`valgrind ${CALLGRIND.join(' ')}\`,`,
+  );
+  md.push(
+    `  signs in, and gets ${fmt.int(opts.warmup)} warm-up requests (\`GET /api\` with the session cookie, autocannon) in three parts,`,
+  );
+  md.push(
+    "  each followed by a wait until its threads are idle (V8's compile jobs done). Then `callgrind_control --instr=on`,",
+  );
+  md.push(
+    `  \`--zero\`, exactly ${fmt.int(opts.requests)} requests, \`--dump\`: the dump's instructions ÷ ${fmt.int(opts.requests)}. A dump right after zeroing, with`,
+  );
+  md.push(
+    `  no requests, holds at most ${fmt.int(Math.max(...summary.map((s) => s.idle)))} main-thread instructions: the zeroing works.`,
+  );
+  md.push(
+    `- ${opts.connections === 1 ? 'One connection: one request at a time, so each pays one event-loop turn whatever the' : `${opts.connections} connections: how many requests one event-loop turn serves depends on the`}`,
+  );
+  md.push(
+    `  ${opts.connections === 1 ? "machine's speed (with several, how many requests a turn serves depends on timing)." : "machine's speed, which adds noise (`--connections 1` avoids it)."}`,
+  );
+  md.push(
+    "- Headline: the main thread (JavaScript, Node, libuv) minus the garbage collector's share there (calls into",
+  );
+  md.push("  V8's GC entry points, with all they call), shown apart: a window holds a few GC cycles, and whether a");
+  md.push("  mark-compact falls inside moves the total by 1–3%. V8's helper threads (concurrent marking, parallel");
   md.push('  scavenging, optimizing compiles) count in "all threads" only: their share depends on thread scheduling.');
-  md.push('- User space only: the kernel\'s side of socket I/O, the same for every variant, is not counted, so these');
+  md.push("- User space only: the kernel's side of socket I/O, the same for every variant, is not counted, so these");
   md.push('  ratios spread wider than CPU-time ratios.');
-  md.push('- Two runs per variant, each its own server, the two at once (one per core); the counts do not depend on the');
-  md.push('  machine\'s speed or load. Runs agree to about 1%, except that now and then (a few servers in a hundred) V8');
-  md.push('  optimizes one server\'s hot path less well and it lands 4–6% higher, steadily: hence the lower of the two.', '');
+  md.push(
+    '- Two runs per variant, each its own server, the two at once (one per core); the counts do not depend on the',
+  );
+  md.push(
+    "  machine's speed or load. Runs agree to about 1%, except that now and then (a few servers in a hundred) V8",
+  );
+  md.push(
+    "  optimizes one server's hot path less well and it lands 4–6% higher, steadily: hence the lower of the two.",
+    '',
+  );
   md.push('## Reproduce', '');
-  md.push('```sh', 'npm run bench:instructions                # builds dist/, all variants: 6–10 minutes on 2 shared cores', 'node bench/instructions.js --only B,E      # those and their baselines', '```', '');
+  md.push(
+    '```sh',
+    'npm run bench:instructions                # builds dist/, all variants: 6–10 minutes on 2 shared cores',
+    'node bench/instructions.js --only B,E      # those and their baselines',
+    '```',
+    '',
+  );
   fs.writeFileSync(file, md.join('\n'));
 }
 
@@ -322,7 +374,9 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wps-bench-callgrind-'));
   const results = new Map();
   try {
-    console.log(`${valgrind}; ${fmt.int(opts.warmup)} warm-up requests, then ${fmt.int(opts.requests)} counted; two runs (servers) per variant`);
+    console.log(
+      `${valgrind}; ${fmt.int(opts.warmup)} warm-up requests, then ${fmt.int(opts.requests)} counted; two runs (servers) per variant`,
+    );
     // Two servers at a time, one per core (under valgrind a process runs one thread at a time): the two runs of a
     // variant together, the dearest variants first so that the two workers end at about the same time.
     const jobs = [...variants]
@@ -352,7 +406,8 @@ async function main() {
     console.log(`\nDone in ${Math.round(elapsedS)} s.`);
     if (opts.write && opts.only === undefined) {
       const args = process.argv.slice(2);
-      const command = args.length === 0 ? 'npm run bench:instructions' : `npm run bench:instructions -- ${args.join(' ')}`;
+      const command =
+        args.length === 0 ? 'npm run bench:instructions' : `npm run bench:instructions -- ${args.join(' ')}`;
       const file = path.join(__dirname, 'INSTRUCTIONS.md');
       writeResults(file, { opts, summary, startedAt, elapsedS, command, valgrind });
       console.log(`Wrote ${path.relative(process.cwd(), file)}`);

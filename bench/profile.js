@@ -100,7 +100,12 @@ function sourceLine(key) {
 
 function startProfiled(spec, dir) {
   return ServerProcess.start(spec.script, spec.args, {
-    execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${spec.key}.cpuprofile`, '--cpu-prof-interval=100'],
+    execArgv: [
+      '--cpu-prof',
+      `--cpu-prof-dir=${dir}`,
+      `--cpu-prof-name=${spec.key}.cpuprofile`,
+      '--cpu-prof-interval=100',
+    ],
   });
 }
 
@@ -161,14 +166,33 @@ async function main(specs = SERVERS) {
     const results = await profileAll(specs, servers, dir, 2.5, slices);
     const header = (first) => [first, ...specs.map((s) => `${s.label} µs/req`)];
 
-    console.log(`\nCPU µs per request, by package (requests: ${specs.map((s) => `${s.key} ${fmt.int(results[s.key].requests)}`).join(', ')}):\n`);
-    const pkgRows = compare(specs, results, (r) => r.byPackage, () => true, 0.5);
+    console.log(
+      `\nCPU µs per request, by package (requests: ${specs.map((s) => `${s.key} ${fmt.int(results[s.key].requests)}`).join(', ')}):\n`,
+    );
+    const pkgRows = compare(
+      specs,
+      results,
+      (r) => r.byPackage,
+      () => true,
+      0.5,
+    );
     pkgRows.push(['total busy', ...specs.map((s) => (results[s.key].busy / results[s.key].requests).toFixed(2))]);
     console.log(textTable(header('package'), pkgRows));
 
     for (const pkg of ['express-wps-oauth', 'express-session']) {
       console.log(`\n${pkg}, by function (self time plus the Node internals it calls):\n`);
-      console.log(textTable(header('function'), compare(specs, results, (r) => r.byFunction, (k) => k.startsWith(`${pkg}\t`), 0.05)));
+      console.log(
+        textTable(
+          header('function'),
+          compare(
+            specs,
+            results,
+            (r) => r.byFunction,
+            (k) => k.startsWith(`${pkg}\t`),
+            0.05,
+          ),
+        ),
+      );
     }
     const ours = results.ours;
     if (ours !== undefined && ours.byLine.size > 0) {

@@ -17,7 +17,6 @@ const { runSoak } = require('./soak');
 const { runStorm, TOKEN_LATENCY_MS } = require('./storm');
 const { ALL_VARIANTS, ROOT, git, parseOptions, selectVariants, signIn, version } = require('./lib/variants');
 
-
 /** The variants of this run: all of them unless `--only` says otherwise. */
 let VARIANTS = ALL_VARIANTS;
 
@@ -28,9 +27,30 @@ const SERVER_CPU = 1;
 function parseArgs(argv) {
   return parseOptions(
     argv,
-    { rounds: 8, duration: 2, connections: 50, soakRequests: 200_000, build: true, write: true, storm: true, soak: true, pin: true },
-    { '--rounds': 'rounds', '--duration': 'duration', '--connections': 'connections', '--soak-requests': 'soakRequests' },
-    { '--no-build': ['build', false], '--no-write': ['write', false], '--skip-storm': ['storm', false], '--skip-soak': ['soak', false], '--no-pin': ['pin', false] },
+    {
+      rounds: 8,
+      duration: 2,
+      connections: 50,
+      soakRequests: 200_000,
+      build: true,
+      write: true,
+      storm: true,
+      soak: true,
+      pin: true,
+    },
+    {
+      '--rounds': 'rounds',
+      '--duration': 'duration',
+      '--connections': 'connections',
+      '--soak-requests': 'soakRequests',
+    },
+    {
+      '--no-build': ['build', false],
+      '--no-write': ['write', false],
+      '--skip-storm': ['storm', false],
+      '--skip-soak': ['soak', false],
+      '--no-pin': ['pin', false],
+    },
   );
 }
 
@@ -39,7 +59,9 @@ function build() {
   try {
     execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
   } catch {
-    throw new Error('npm run build failed: the bench loads express-wps-oauth from dist/, as users do; fix the build first');
+    throw new Error(
+      'npm run build failed: the bench loads express-wps-oauth from dist/, as users do; fix the build first',
+    );
   }
 }
 
@@ -55,7 +77,12 @@ function checkDist() {
 /** One timed run against one server: autocannon's numbers plus the server's CPU time per request. */
 async function measure(server, cookie, opts) {
   const before = await server.call('cpu');
-  const r = await load({ url: `${server.origin}/api`, connections: opts.connections, duration: opts.duration, headers: { cookie } });
+  const r = await load({
+    url: `${server.origin}/api`,
+    connections: opts.connections,
+    duration: opts.duration,
+    headers: { cookie },
+  });
   const after = await server.call('cpu');
   const cpuUs = after.user - before.user + (after.system - before.system);
   return { ...r, cpuPerReq: cpuUs / r.total };
@@ -168,7 +195,9 @@ function targets(summary, storm, soak) {
     const pair = (x) => `req/s ${fmt.ratio(x.ratio)}, CPU ${fmt.ratio(x.cpuRatio)}`;
     const pair5 = (x) => `req/s ${fmt.ratio(x.sameExpress)}, CPU ${fmt.ratio(x.cpuSameExpress)}`;
     const both = (a, b) => `${check(a)} by req/s, ${check(b)} by CPU`;
-    lines.push(`- ours / baseline ≥ 0.97, Express 4: ${pair(ours)} — ${both(ours.ratio >= 0.97, ours.cpuRatio >= 0.97)}`);
+    lines.push(
+      `- ours / baseline ≥ 0.97, Express 4: ${pair(ours)} — ${both(ours.ratio >= 0.97, ours.cpuRatio >= 0.97)}`,
+    );
     const sized = get('sized');
     lines.push(
       `  (the same session data without any auth, A2: ${pair(sized)} — the most any library keeping these tokens in ` +
@@ -202,13 +231,24 @@ function targets(summary, storm, soak) {
     );
   }
   if (soak !== undefined) {
-    lines.push(`- soak heap within 5%: ${fmt.pct(soak.growthPct)} — ${check(Math.abs(soak.growthPct) <= 5 && !soak.stoppedEarly)}`);
+    lines.push(
+      `- soak heap within 5%: ${fmt.pct(soak.growthPct)} — ${check(Math.abs(soak.growthPct) <= 5 && !soak.stoppedEarly)}`,
+    );
   }
   return lines;
 }
 
 function stormTable(storm) {
-  const header = ['Run', 'refresh calls', '200s', 'p50', 'p99', 'max', 'server-side p50 / p99', 'floor p50 / p99 (same burst, fresh token)'];
+  const header = [
+    'Run',
+    'refresh calls',
+    '200s',
+    'p50',
+    'p99',
+    'max',
+    'server-side p50 / p99',
+    'floor p50 / p99 (same burst, fresh token)',
+  ];
   const rows = storm.map((r, i) => [
     String(i + 1),
     String(r.storm.refreshCalls),
@@ -223,7 +263,16 @@ function stormTable(storm) {
 }
 
 function soakTable(soak) {
-  const header = ['requests', 'sessions', 'refresh calls', 'req/s', 'non-2xx/errors', 'heap after warm-up', 'heap at end', 'change'];
+  const header = [
+    'requests',
+    'sessions',
+    'refresh calls',
+    'req/s',
+    'non-2xx/errors',
+    'heap after warm-up',
+    'heap at end',
+    'change',
+  ];
   const rows = [
     [
       `${fmt.int(soak.requests)}${soak.stoppedEarly ? ' (stopped at the time budget)' : ''}`,
@@ -256,45 +305,78 @@ function writeResults(file, ctx) {
   const commit = git(['rev-parse', '--short', 'HEAD']);
   const dirty = git(['status', '--porcelain', '--', 'lib']);
   const versions = [
-    ['express-wps-oauth', `${pkg.version} (commit ${commit ?? 'unknown'}${dirty ? ', with uncommitted changes in lib/' : ''})`],
-    ...['express', 'express5', 'express-session', 'passport', 'express-openid-connect', 'oidc-provider', 'autocannon'].map((p) => [
-      p,
-      version(p),
-    ]),
+    [
+      'express-wps-oauth',
+      `${pkg.version} (commit ${commit ?? 'unknown'}${dirty ? ', with uncommitted changes in lib/' : ''})`,
+    ],
+    ...[
+      'express',
+      'express5',
+      'express-session',
+      'passport',
+      'express-openid-connect',
+      'oidc-provider',
+      'autocannon',
+    ].map((p) => [p, version(p)]),
   ];
   const md = [];
   md.push('# Benchmark results', '');
-  md.push(`Written by \`${command}\` on ${startedAt.toISOString()} (took ${Math.round(elapsedS)} s). Compare **ratios**, not`);
-  md.push('absolute numbers: the machine is shared and noisy, so every variant is divided by the baseline measured in the same');
+  md.push(
+    `Written by \`${command}\` on ${startedAt.toISOString()} (took ${Math.round(elapsedS)} s). Compare **ratios**, not`,
+  );
+  md.push(
+    'absolute numbers: the machine is shared and noisy, so every variant is divided by the baseline measured in the same',
+  );
   md.push('round, seconds apart.', '');
   md.push('## Machine', '');
   md.push(`- CPU: ${m.cpu}, ${m.cores} cores`);
   md.push(`- Node.js ${m.node}, ${m.os}`);
-  md.push(`- Load average (1 min) at start / end: ${loadStart.toFixed(2)} / ${loadEnd.toFixed(2)} (other work was running)`, '');
+  md.push(
+    `- Load average (1 min) at start / end: ${loadStart.toFixed(2)} / ${loadEnd.toFixed(2)} (other work was running)`,
+    '',
+  );
   md.push('## Versions', '');
   md.push(markdownTable(['Package', 'Version'], versions), '');
   md.push('## Method', '');
-  md.push('- Each variant is an Express app in its own process on 127.0.0.1, with express-session and its MemoryStore,');
-  md.push('  one signed-in session, and `GET /api` answering `{"ok":true}`. The session is made by each library\'s real');
-  md.push('  sign-in: ours through `/auth/wps/login` → the fake WPS (`express-wps-oauth/testing`, same process, idle under');
+  md.push(
+    '- Each variant is an Express app in its own process on 127.0.0.1, with express-session and its MemoryStore,',
+  );
+  md.push(
+    '  one signed-in session, and `GET /api` answering `{"ok":true}`. The session is made by each library\'s real',
+  );
+  md.push(
+    '  sign-in: ours through `/auth/wps/login` → the fake WPS (`express-wps-oauth/testing`, same process, idle under',
+  );
   md.push('  load) → `/auth/wps/callback`; passport through `req.login()`; express-openid-connect through the');
-  md.push('  authorization-code flow against a local `oidc-provider`. Before loading, the runner checks that the session');
+  md.push(
+    '  authorization-code flow against a local `oidc-provider`. Before loading, the runner checks that the session',
+  );
   md.push('  gets 200 and that a request without it does not.');
   md.push('- express-openid-connect keeps its own session (not express-session): D gives it a MemoryStore through its');
   md.push('  `session.store` option, like the others; D2 is its default encrypted-cookie session.');
   md.push(`- Load: autocannon (programmatic, in the runner process), ${opts.connections} connections, no pipelining,`);
-  md.push(`  ${opts.duration} s per variant per round after a 2 s warm-up each; ${opts.rounds} rounds, each visiting every`);
-  md.push('  variant once, in an order rotated every round. Medians over rounds; ratios are per round, then the median.');
+  md.push(
+    `  ${opts.duration} s per variant per round after a 2 s warm-up each; ${opts.rounds} rounds, each visiting every`,
+  );
+  md.push(
+    '  variant once, in an order rotated every round. Medians over rounds; ratios are per round, then the median.',
+  );
   md.push(
     opts.pinned
       ? '- CPUs: the runner (autocannon) is pinned to CPU 0 and every server to CPU 1 (`taskset`), so the load generator'
       : '- CPUs: not pinned (no `taskset`, a single CPU, or `--no-pin`): the load generator and the server share the cores',
   );
   md.push(opts.pinned ? '  and the server under load never take turns on one core.' : '  and take turns on them.');
-  md.push('- Two ratios to the baseline of the same round: by requests/s, and by the server process\'s CPU time per');
-  md.push('  request (`process.cpuUsage()` before and after the run ÷ requests served; shown as baseline CPU ÷ variant CPU,');
-  md.push('  so both read "1.0 = as fast as no auth, higher is faster"). Both swing with whatever else the two shared cores');
-  md.push('  run — see the ranges: single rounds move by 10–30%, so differences under about 0.1 between medians are noise.');
+  md.push("- Two ratios to the baseline of the same round: by requests/s, and by the server process's CPU time per");
+  md.push(
+    '  request (`process.cpuUsage()` before and after the run ÷ requests served; shown as baseline CPU ÷ variant CPU,',
+  );
+  md.push(
+    '  so both read "1.0 = as fast as no auth, higher is faster"). Both swing with whatever else the two shared cores',
+  );
+  md.push(
+    '  run — see the ranges: single rounds move by 10–30%, so differences under about 0.1 between medians are noise.',
+  );
   md.push('  `node bench/profile.js` splits the per-request CPU by package and function, which is steadier.', '');
   if (summary.length > 0) {
     md.push('## Hot path: fresh token', '');
@@ -311,17 +393,30 @@ function writeResults(file, ctx) {
   if (storm !== undefined) {
     md.push('## Refresh storm', '');
     md.push(`500 simultaneous requests (already-open keep-alive sockets) on one session whose access token has just`);
-    md.push(`expired (\`refreshSkewSeconds: 0\`), fake WPS answering token calls in ${TOKEN_LATENCY_MS} ms. Latency as the client saw it;`);
-    md.push('"server-side" is from the request reaching the route to its response finishing. The floor is the same burst on');
-    md.push('the same session right after, when the token is fresh: the cost of 500 simultaneous requests on this machine.', '');
+    md.push(
+      `expired (\`refreshSkewSeconds: 0\`), fake WPS answering token calls in ${TOKEN_LATENCY_MS} ms. Latency as the client saw it;`,
+    );
+    md.push(
+      '"server-side" is from the request reaching the route to its response finishing. The floor is the same burst on',
+    );
+    md.push(
+      'the same session right after, when the token is fresh: the cost of 500 simultaneous requests on this machine.',
+      '',
+    );
     const t = stormTable(storm);
     md.push(markdownTable(t.header, t.rows), '');
   }
   if (soak !== undefined) {
     md.push('## Soak', '');
-    md.push(`Requests through \`requireWpsToken\` over ${soak.sessions} signed-in sessions; every ${soak.every}th request finds its`);
-    md.push('session\'s token expired (a bench-only middleware sets `expiresAt` in the past) and refreshes it through the fake');
-    md.push('WPS. Heap is `heapUsed` after `global.gc()` (server run with `--expose-gc`); the fake\'s request log is emptied');
+    md.push(
+      `Requests through \`requireWpsToken\` over ${soak.sessions} signed-in sessions; every ${soak.every}th request finds its`,
+    );
+    md.push(
+      "session's token expired (a bench-only middleware sets `expiresAt` in the past) and refreshes it through the fake",
+    );
+    md.push(
+      "WPS. Heap is `heapUsed` after `global.gc()` (server run with `--expose-gc`); the fake's request log is emptied",
+    );
     md.push('before each measurement (bench bookkeeping, not the library).', '');
     const t = soakTable(soak);
     md.push(markdownTable(t.header, t.rows), '');
@@ -333,7 +428,13 @@ function writeResults(file, ctx) {
     );
   }
   md.push('## Reproduce', '');
-  md.push('```sh', 'npm run bench            # builds dist/, then everything above, under 5 minutes', 'node bench/profile.js    # CPU profile of the hot path (ours vs baseline)', '```', '');
+  md.push(
+    '```sh',
+    'npm run bench            # builds dist/, then everything above, under 5 minutes',
+    'node bench/profile.js    # CPU profile of the hot path (ours vs baseline)',
+    '```',
+    '',
+  );
   fs.writeFileSync(file, md.join('\n'));
 }
 
@@ -372,7 +473,9 @@ async function main() {
     servers.clear();
     const summary = summarizeHotPath(byRound);
     const hot = hotPathTable(summary);
-    console.log(`\nHot path, fresh token (${opts.rounds} rounds × ${opts.duration} s, ${opts.connections} connections; medians):\n`);
+    console.log(
+      `\nHot path, fresh token (${opts.rounds} rounds × ${opts.duration} s, ${opts.connections} connections; medians):\n`,
+    );
     console.log(textTable(hot.header, hot.rows));
 
     let storm;
@@ -387,7 +490,11 @@ async function main() {
       console.log(`\nSoak: ${fmt.int(opts.soakRequests)} requests, a refresh every 1,000`);
       // `npm run bench` must end within 5 minutes even on a busy machine: the soak gets what is left of 4.5.
       const left = 270_000 - (performance.now() - t0);
-      soak = await runSoak({ server: soakServer, requests: opts.soakRequests, budgetMs: Math.max(20_000, Math.min(90_000, left)) });
+      soak = await runSoak({
+        server: soakServer,
+        requests: opts.soakRequests,
+        budgetMs: Math.max(20_000, Math.min(90_000, left)),
+      });
       const t = soakTable(soak);
       console.log(textTable(t.header, t.rows));
     }
@@ -401,12 +508,25 @@ async function main() {
       const args = process.argv.slice(2);
       const command = args.length === 0 ? 'npm run bench' : `npm run bench -- ${args.join(' ')}`;
       const file = path.join(__dirname, 'RESULTS.md');
-      writeResults(file, { opts, summary, byRound, storm, soak, startedAt, elapsedS, loadStart, loadEnd: os.loadavg()[0], command });
+      writeResults(file, {
+        opts,
+        summary,
+        byRound,
+        storm,
+        soak,
+        startedAt,
+        elapsedS,
+        loadStart,
+        loadEnd: os.loadavg()[0],
+        command,
+      });
       console.log(`Wrote ${path.relative(process.cwd(), file)}`);
     }
     const bad = summary.filter((s) => s.bad > 0).map((s) => s.variant.id);
     if (bad.length > 0 || (soak !== undefined && soak.bad > 0)) {
-      throw new Error(`non-2xx answers or errors under load (${bad.join(', ') || 'soak'}): these numbers do not measure the hot path`);
+      throw new Error(
+        `non-2xx answers or errors under load (${bad.join(', ') || 'soak'}): these numbers do not measure the hot path`,
+      );
     }
   } finally {
     await Promise.all([...servers.values()].map((s) => s.server.stop()));

@@ -57,8 +57,14 @@ async function runStorm({ concurrency = 500, runs = 3, server: given } = {}) {
       // Open every socket first, so the storm measures the server, not TCP handshakes.
       await burst(agent, server.port, '/healthz', {}, concurrency);
       const cookie = await server.call('expiredSession');
-      const storm = summarize(await burst(agent, server.port, '/api', { cookie }, concurrency), await server.call('report'));
-      const floor = summarize(await burst(agent, server.port, '/api', { cookie }, concurrency), await server.call('report'));
+      const storm = summarize(
+        await burst(agent, server.port, '/api', { cookie }, concurrency),
+        await server.call('report'),
+      );
+      const floor = summarize(
+        await burst(agent, server.port, '/api', { cookie }, concurrency),
+        await server.call('report'),
+      );
       results.push({ storm, floor });
     }
   } finally {

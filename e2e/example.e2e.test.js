@@ -49,7 +49,9 @@ async function withContext(steps) {
 
 beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's Chromium (apt-get install chromium) to run the e2e tests`);
+    throw new Error(
+      `${CHROMIUM} is missing: install Debian's Chromium (apt-get install chromium) to run the e2e tests`,
+    );
   }
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   for (const file of fs.readdirSync(ARTIFACTS)) if (SCREENSHOT.test(file)) fs.rmSync(path.join(ARTIFACTS, file));
@@ -126,7 +128,10 @@ describe('the example app in Chromium', () => {
       const res = await page.goto(`${example.url}api/me`);
       expect(res.status()).toBe(401);
       expect(res.headers()['content-type']).toMatch(/^application\/json/);
-      expect(await res.json()).toEqual({ code: 'login_required', message: expect.stringContaining('Sign in with WPS') });
+      expect(await res.json()).toEqual({
+        code: 'login_required',
+        message: expect.stringContaining('Sign in with WPS'),
+      });
       await shot(page, '08-api-me-signed-out-401');
     });
   });

@@ -60,7 +60,11 @@ const encryptionKey = Joi.any()
   });
 const tokenEncryptionKey = Joi.alternatives().conditional(Joi.array(), {
   then: Joi.array()
-    .items(encryptionKey.messages({ 'key.type': '{{#label}} must be a string of at least 32 characters or a 32-byte Buffer' }))
+    .items(
+      encryptionKey.messages({
+        'key.type': '{{#label}} must be a string of at least 32 characters or a 32-byte Buffer',
+      }),
+    )
     .min(1)
     .messages({ 'array.min': '{{#label}} must hold at least one key' }),
   otherwise: encryptionKey,
@@ -82,7 +86,10 @@ const baseUrl = Joi.string()
   .messages({ 'string.uriCustomScheme': '{{#label}} must be an http(s) origin' });
 const refreshSkewSeconds = Joi.number().integer().min(0).max(3600).default(60);
 const timeoutMs = Joi.number().integer().min(1).max(600_000).default(10_000);
-const maxResponseBytes = Joi.number().integer().min(1024).default(1024 * 1024);
+const maxResponseBytes = Joi.number()
+  .integer()
+  .min(1024)
+  .default(1024 * 1024);
 const signRequests = Joi.boolean().default(false);
 
 const schema = Joi.object({
@@ -98,7 +105,9 @@ const schema = Joi.object({
     }),
   scope: Joi.alternatives(
     Joi.array().items(Joi.string().trim().pattern(SCOPE_NAME)).min(1),
-    Joi.string().trim().pattern(/^[A-Za-z0-9_.:-]+(\s*,\s*[A-Za-z0-9_.:-]+)*$/),
+    Joi.string()
+      .trim()
+      .pattern(/^[A-Za-z0-9_.:-]+(\s*,\s*[A-Za-z0-9_.:-]+)*$/),
   )
     .default(['kso.user_base.read'])
     .messages({
@@ -129,7 +138,15 @@ const schema = Joi.object({
   tokenEncryptionKey,
 });
 
-const appClientSchema = Joi.object({ clientId, clientSecret, baseUrl, timeoutMs, refreshSkewSeconds, maxResponseBytes, signRequests });
+const appClientSchema = Joi.object({
+  clientId,
+  clientSecret,
+  baseUrl,
+  timeoutMs,
+  refreshSkewSeconds,
+  maxResponseBytes,
+  signRequests,
+});
 
 /** Everything `createWpsAppClient` needs, resolved once. Internal. */
 export interface ResolvedAppClientConfig {
@@ -187,9 +204,14 @@ export function resolveAppClientConfig(
  * Validate options once and fill in every default. Throws a `TypeError` that lists every problem by option name;
  * the message never contains an option's value.
  */
-export function resolveConfig(options: WpsAuthOptions | undefined, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+export function resolveConfig(
+  options: WpsAuthOptions | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedConfig {
   if (!isOptionsObject(options)) {
-    throw new TypeError('express-wps-oauth: wpsAuth(options) expects an options object, e.g. wpsAuth({ clientId, clientSecret, redirectUri })');
+    throw new TypeError(
+      'express-wps-oauth: wpsAuth(options) expects an options object, e.g. wpsAuth({ clientId, clientSecret, redirectUri })',
+    );
   }
   const input: Record<string, unknown> = { ...options };
   if (input.clientId === undefined && env.WPS_CLIENT_ID) input.clientId = env.WPS_CLIENT_ID;
@@ -197,7 +219,9 @@ export function resolveConfig(options: WpsAuthOptions | undefined, env: NodeJS.P
   if (input.redirectUri === undefined && env.WPS_REDIRECT_URI) input.redirectUri = env.WPS_REDIRECT_URI;
 
   const v = validate<
-    Required<Omit<WpsAuthOptions, 'refreshLock' | 'logger' | 'scope' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey'>> &
+    Required<
+      Omit<WpsAuthOptions, 'refreshLock' | 'logger' | 'scope' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey'>
+    > &
       Pick<WpsAuthOptions, 'refreshLock' | 'logger' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey'> & {
         scope: string | string[];
       }

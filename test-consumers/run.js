@@ -108,7 +108,10 @@ function check(condition, message) {
 
 async function packTarball(dest) {
   for (const built of ['dist/index.js', 'dist/index.d.ts', 'dist/testing/index.js']) {
-    check(fs.existsSync(path.join(ROOT, built)), `${built} is missing: run \`npm run test:consumers\` (it builds first)`);
+    check(
+      fs.existsSync(path.join(ROOT, built)),
+      `${built} is missing: run \`npm run test:consumers\` (it builds first)`,
+    );
   }
   const out = await exec('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dest], ROOT, 60_000);
   const [result] = JSON.parse(out.slice(out.indexOf('[')));
@@ -119,14 +122,20 @@ async function setUp(consumer, dir, tarball) {
   fs.mkdirSync(dir);
   const pkg = { name: `consumer-${consumer.name}`, version: '1.0.0', private: true, ...consumer.packageJson };
   fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
-  for (const [to, from] of Object.entries(consumer.files)) fs.copyFileSync(path.join(FIXTURES, from), path.join(dir, to));
+  for (const [to, from] of Object.entries(consumer.files))
+    fs.copyFileSync(path.join(FIXTURES, from), path.join(dir, to));
   if (consumer.tsconfig) {
     const tsconfig = { compilerOptions: consumer.tsconfig, files: ['app.ts'] };
     fs.writeFileSync(path.join(dir, 'tsconfig.json'), `${JSON.stringify(tsconfig, null, 2)}\n`);
   }
   await exec('npm', ['install', tarball, ...consumer.deps, ...INSTALL_FLAGS], dir, INSTALL_TIMEOUT_MS);
   if (consumer.tsconfig) {
-    await exec(process.execPath, [path.join(dir, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], dir, 120_000);
+    await exec(
+      process.execPath,
+      [path.join(dir, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'],
+      dir,
+      120_000,
+    );
   }
 }
 
@@ -135,7 +144,10 @@ function startApp(dir, entry) {
   const child = spawn(process.execPath, [entry], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
   let output = '';
   const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`app did not start within ${STEP_TIMEOUT_MS} ms:\n${tail(output)}`)), STEP_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`app did not start within ${STEP_TIMEOUT_MS} ms:\n${tail(output)}`)),
+      STEP_TIMEOUT_MS,
+    );
     child.stdout.on('data', (d) => {
       output += d;
       const match = /^LISTENING (http:\/\/127\.0\.0\.1:\d+)$/m.exec(output);
@@ -178,23 +190,38 @@ function sessionCookie(res) {
 async function signIn(origin) {
   const browser = await get(`${origin}/protected`, { accept: 'text/html' });
   const toLogin = browser.headers.get('location');
-  check(browser.status === 302 && toLogin === '/auth/wps/login?returnTo=%2Fprotected', `protected (browser): ${browser.status} → ${toLogin}`);
+  check(
+    browser.status === 302 && toLogin === '/auth/wps/login?returnTo=%2Fprotected',
+    `protected (browser): ${browser.status} → ${toLogin}`,
+  );
   const api = await get(`${origin}/protected`);
   const apiBody = await api.json();
-  check(api.status === 401 && apiBody.code === 'login_required', `protected (API): ${api.status} ${JSON.stringify(apiBody)}`);
+  check(
+    api.status === 401 && apiBody.code === 'login_required',
+    `protected (API): ${api.status} ${JSON.stringify(apiBody)}`,
+  );
 
   const login = await get(`${origin}${toLogin}`, { accept: 'text/html' });
   const toWps = login.headers.get('location') ?? '';
   const preLogin = sessionCookie(login);
-  check(login.status === 302 && /\/oauth2\/auth\?response_type=code&/.test(toWps) && preLogin, `login: ${login.status} → ${toWps}`);
+  check(
+    login.status === 302 && /\/oauth2\/auth\?response_type=code&/.test(toWps) && preLogin,
+    `login: ${login.status} → ${toWps}`,
+  );
 
   const wps = await get(toWps, { accept: 'text/html' });
   const back = wps.headers.get('location') ?? '';
-  check(wps.status === 302 && back.startsWith(`${origin}/auth/wps/callback?code=`), `fake /oauth2/auth: ${wps.status} → ${back}`);
+  check(
+    wps.status === 302 && back.startsWith(`${origin}/auth/wps/callback?code=`),
+    `fake /oauth2/auth: ${wps.status} → ${back}`,
+  );
 
   const callback = await get(back, { cookie: preLogin, accept: 'text/html' });
   const signedIn = sessionCookie(callback);
-  check(callback.status === 302 && callback.headers.get('location') === '/protected', `callback: ${callback.status} → ${callback.headers.get('location')}`);
+  check(
+    callback.status === 302 && callback.headers.get('location') === '/protected',
+    `callback: ${callback.status} → ${callback.headers.get('location')}`,
+  );
   check(signedIn && signedIn !== preLogin, 'callback: the session id was not regenerated');
 
   const res = await get(`${origin}/protected`, { cookie: signedIn });
@@ -210,7 +237,9 @@ async function runConsumer(consumer, workDir, tarball) {
   const started = Date.now();
   try {
     await setUp(consumer, dir, tarball);
-    const expressVersion = JSON.parse(fs.readFileSync(path.join(dir, 'node_modules/express/package.json'), 'utf8')).version;
+    const expressVersion = JSON.parse(
+      fs.readFileSync(path.join(dir, 'node_modules/express/package.json'), 'utf8'),
+    ).version;
     const app = startApp(dir, consumer.entry);
     try {
       await signIn(await app.ready);
@@ -242,7 +271,8 @@ async function main() {
   }
   for (const r of results) {
     const time = `${(r.ms / 1000).toFixed(1)}s`;
-    if (r.ok) console.log(`PASS ${r.consumer.name.padEnd(10)} ${r.consumer.label}, express ${r.expressVersion} (${time})`);
+    if (r.ok)
+      console.log(`PASS ${r.consumer.name.padEnd(10)} ${r.consumer.label}, express ${r.expressVersion} (${time})`);
     else console.log(`FAIL ${r.consumer.name.padEnd(10)} ${r.consumer.label} (${time})\n${r.error.message}`);
   }
   const passed = results.filter((r) => r.ok).length;

@@ -30,7 +30,12 @@ export function createApiTestApp(fake: FakeWps, options: WpsAuthOptions = {}): T
     '/wps/get',
     route(async (req) => {
       const strict = req.query.strict === '1';
-      return (await req.wps.api.get(String(req.query.path), strict ? { responseType: 'json', transitional: { silentJSONParsing: false } } : {})).data;
+      return (
+        await req.wps.api.get(
+          String(req.query.path),
+          strict ? { responseType: 'json', transitional: { silentJSONParsing: false } } : {},
+        )
+      ).data;
     }),
   );
   app.post(

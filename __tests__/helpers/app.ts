@@ -114,7 +114,9 @@ export async function authorize(
   loginQuery = '',
 ): Promise<{ callback: string; state: string; code: string }> {
   const login = await agent.get(`/auth/wps/login${loginQuery}`).expect(302);
-  const auth = await request(login.headers.location as string).get('').redirects(0);
+  const auth = await request(login.headers.location as string)
+    .get('')
+    .redirects(0);
   if (auth.status !== 302) throw new Error(`fake WPS refused the authorization: ${auth.status} ${auth.text}`);
   const back = new URL(auth.headers.location as string);
   return {

@@ -30,7 +30,8 @@ beforeAll(async () => {
   // The fixture app behind one recording middleware: the oracle reads the query the way the library read it.
   const outer = express();
   outer.use((req, _res, next) => {
-    if (req.path === CALLBACK || req.path === LOGIN || req.path === LOGOUT) seen.query = req.query as Record<string, unknown>;
+    if (req.path === CALLBACK || req.path === LOGIN || req.path === LOGOUT)
+      seen.query = req.query as Record<string, unknown>;
     next();
   });
   outer.use(t.app);
@@ -59,9 +60,12 @@ function bodyJson(res: RawResponse): { code?: string } {
   }
 }
 
-async function sessionOf(cookie: string): Promise<{ tokens?: unknown; pending?: { state: string; returnTo: string }[] } | null> {
+async function sessionOf(
+  cookie: string,
+): Promise<{ tokens?: unknown; pending?: { state: string; returnTo: string }[] } | null> {
   const res = await rawGet(app.port, '/test/session', { Cookie: cookie });
-  return (JSON.parse(res.body) as { wps: { tokens?: unknown; pending?: { state: string; returnTo: string }[] } | null }).wps;
+  return (JSON.parse(res.body) as { wps: { tokens?: unknown; pending?: { state: string; returnTo: string }[] } | null })
+    .wps;
 }
 
 interface Login {
@@ -104,9 +108,45 @@ interface Param {
 }
 
 const SPECIAL_TEXT = [
-  '', ' ', '+', '%', '%%', '%zz', '%0', '%00', '%0d%0a', '%E2%80%AE', '%C0%AF', '&', '=', '#', '?', '[]', '[0]', ';',
-  '\u0000', '\r\n', '\t', '\uFEFF', '\uD800', '\uDFFF', 'ｃｏｄｅ', '../', '..%2f', 'null', 'undefined', 'true', '0',
-  '[object Object]', '{}', '__proto__', 'constructor', 'toString', 'kso_ac_', 'kso_ac_x.y', 'access_denied',
+  '',
+  ' ',
+  '+',
+  '%',
+  '%%',
+  '%zz',
+  '%0',
+  '%00',
+  '%0d%0a',
+  '%E2%80%AE',
+  '%C0%AF',
+  '&',
+  '=',
+  '#',
+  '?',
+  '[]',
+  '[0]',
+  ';',
+  '\u0000',
+  '\r\n',
+  '\t',
+  '\uFEFF',
+  '\uD800',
+  '\uDFFF',
+  'ｃｏｄｅ',
+  '../',
+  '..%2f',
+  'null',
+  'undefined',
+  'true',
+  '0',
+  '[object Object]',
+  '{}',
+  '__proto__',
+  'constructor',
+  'toString',
+  'kso_ac_',
+  'kso_ac_x.y',
+  'access_denied',
 ];
 
 const TEXT = fc.oneof(
@@ -117,7 +157,14 @@ const TEXT = fc.oneof(
   { weight: 2, arbitrary: trickyString(30) },
   { weight: 1, arbitrary: fc.constantFrom(...OPEN_REDIRECT_PAYLOADS) },
   { weight: 1, arbitrary: fc.integer({ min: 2000, max: 9000 }).map((n) => 'c'.repeat(n)) },
-  { weight: 1, arbitrary: fc.string({ unit: fc.integer({ min: 0, max: 31 }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 5 }) },
+  {
+    weight: 1,
+    arbitrary: fc.string({
+      unit: fc.integer({ min: 0, max: 31 }).map((c) => String.fromCharCode(c)),
+      minLength: 1,
+      maxLength: 5,
+    }),
+  },
 );
 
 const KEY = fc.oneof(
@@ -125,9 +172,27 @@ const KEY = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.constantFrom(
-      'code[]', 'state[]', 'code[0]', 'state[a]', 'error[]', 'code[toString]', '__proto__', '__proto__[code]',
-      '__proto__[state]', 'constructor[prototype][error]', 'hasOwnProperty', 'toString', 'Code', 'STATE', 'code ',
-      '%63ode', 'st%61te', '', 'code.x', 'state]', '[state]',
+      'code[]',
+      'state[]',
+      'code[0]',
+      'state[a]',
+      'error[]',
+      'code[toString]',
+      '__proto__',
+      '__proto__[code]',
+      '__proto__[state]',
+      'constructor[prototype][error]',
+      'hasOwnProperty',
+      'toString',
+      'Code',
+      'STATE',
+      'code ',
+      '%63ode',
+      'st%61te',
+      '',
+      'code.x',
+      'state]',
+      '[state]',
     ),
   },
   { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
@@ -137,7 +202,10 @@ const KEY = fc.oneof(
 const NEAR_STATE: fc.Arbitrary<Value> = fc.record({
   kind: fc.constant('near-state' as const),
   how: fc.constantFrom('suffix' as const, 'prefix' as const, 'case' as const, 'truncate' as const, 'encoded' as const),
-  extra: fc.oneof(fc.constantFrom('x', ' ', '\u0000', '%00', '=', '\n', '..'), fc.string({ minLength: 1, maxLength: 4 })),
+  extra: fc.oneof(
+    fc.constantFrom('x', ' ', '\u0000', '%00', '=', '\n', '..'),
+    fc.string({ minLength: 1, maxLength: 4 }),
+  ),
 });
 
 const VALUE: fc.Arbitrary<Value> = fc.oneof(
@@ -174,7 +242,16 @@ interface CallbackCase {
 const SKELETON_ENCODINGS: Encoding[] = ['pct', 'pct', 'pct', 'pct', 'plus', 'double', 'raw'];
 
 const CALLBACK_CASE: fc.Arbitrary<CallbackCase> = fc.record({
-  skeleton: fc.constantFrom<Skeleton>('code+state', 'code+state', 'code+state', 'state+code', 'code', 'state', 'error+state', 'none'),
+  skeleton: fc.constantFrom<Skeleton>(
+    'code+state',
+    'code+state',
+    'code+state',
+    'state+code',
+    'code',
+    'state',
+    'error+state',
+    'none',
+  ),
   code: fc.oneof(
     { weight: 3, arbitrary: fc.constant<Value>({ kind: 'real-code' }) },
     { weight: 2, arbitrary: TEXT.map((text): Value => ({ kind: 'text', text })) },
@@ -188,7 +265,10 @@ const CALLBACK_CASE: fc.Arbitrary<CallbackCase> = fc.record({
   stateEncoding: fc.constantFrom(...SKELETON_ENCODINGS),
   extras: fc.oneof(
     { weight: 2, arbitrary: fc.constant<[Param, number][]>([]) },
-    { weight: 3, arbitrary: fc.array(fc.tuple(PARAM, fc.integer({ min: 0, max: 19 })), { minLength: 1, maxLength: 4 }) },
+    {
+      weight: 3,
+      arbitrary: fc.array(fc.tuple(PARAM, fc.integer({ min: 0, max: 19 })), { minLength: 1, maxLength: 4 }),
+    },
   ),
   extrasFirst: fc.boolean(),
   tail: fc.constantFrom('', '', '', '', '&', '&&', '=', '&=', '#', '#frag', '?', '%', ';', '&state', '&code', '&error'),
@@ -198,7 +278,10 @@ const CALLBACK_CASE: fc.Arbitrary<CallbackCase> = fc.record({
 function skeletonParams(c: CallbackCase): [Param, number][] {
   const code: [Param, number] = [{ key: 'code', keyEncoding: 'raw', value: c.code, encoding: c.codeEncoding }, 1];
   const state: [Param, number] = [{ key: 'state', keyEncoding: 'raw', value: c.state, encoding: c.stateEncoding }, 1];
-  const error: [Param, number] = [{ key: 'error', keyEncoding: 'raw', value: { kind: 'text', text: 'access_denied' }, encoding: 'pct' }, 1];
+  const error: [Param, number] = [
+    { key: 'error', keyEncoding: 'raw', value: { kind: 'text', text: 'access_denied' }, encoding: 'pct' },
+    1,
+  ];
   switch (c.skeleton) {
     case 'code+state':
       return [code, state];
@@ -253,7 +336,8 @@ function buildQuery(params: [Param, number][], tail: string, state: string, code
     if (bareness === 0) return key;
     const text = valueText(p.value, state, code);
     // Already percent-encoded near-states go on the wire as they are.
-    const value = p.value.kind === 'near-state' && p.value.how === 'encoded' ? Buffer.from(text) : encodePart(text, p.encoding);
+    const value =
+      p.value.kind === 'near-state' && p.value.how === 'encoded' ? Buffer.from(text) : encodePart(text, p.encoding);
     return Buffer.concat([key, Buffer.from('='), value]);
   });
   const joined: Buffer[] = [];
@@ -270,7 +354,9 @@ function expectedCallback(
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const stateIsLive = str(q.state) === state;
   if (q.error !== undefined) {
-    return stateIsLive ? { status: 401, errorCode: 'access_denied', exchanges: undefined } : { status: 400, errorCode: 'state_mismatch', exchanges: undefined };
+    return stateIsLive
+      ? { status: 401, errorCode: 'access_denied', exchanges: undefined }
+      : { status: 400, errorCode: 'state_mismatch', exchanges: undefined };
   }
   const given = str(q.code);
   if (given === undefined || given.length > 2048 || !PRINTABLE.test(given)) {
@@ -286,7 +372,14 @@ function expectedCallback(
 describe('callback fuzzing (real HTTP, raw bytes)', () => {
   it('never 5xx, never a token call without the live state, never off-origin, never tokens for a bad callback', async () => {
     const n = runs(500);
-    const tally = { success: 0, rejectedByWps: 0, stateMismatch: 0, invalidCallback: 0, accessDenied: 0, refusedByNode: 0 };
+    const tally = {
+      success: 0,
+      rejectedByWps: 0,
+      stateMismatch: 0,
+      invalidCallback: 0,
+      accessDenied: 0,
+      refusedByNode: 0,
+    };
     const ran = await check(
       'callback: generated query strings',
       n,
@@ -325,10 +418,17 @@ describe('callback fuzzing (real HTTP, raw bytes)', () => {
           tally.success++;
           expect(location).toBe('/');
           expect(newCookie).toBeDefined();
-          expect((await sessionOf(newCookie as string))?.tokens).toMatchObject({ accessToken: expect.stringMatching(/^fake_at_/) });
+          expect((await sessionOf(newCookie as string))?.tokens).toMatchObject({
+            accessToken: expect.stringMatching(/^fake_at_/),
+          });
         } else {
           expect(newCookie).toBeUndefined();
-          const key = { wps_rejected: 'rejectedByWps', state_mismatch: 'stateMismatch', invalid_callback: 'invalidCallback', access_denied: 'accessDenied' } as const;
+          const key = {
+            wps_rejected: 'rejectedByWps',
+            state_mismatch: 'stateMismatch',
+            invalid_callback: 'invalidCallback',
+            access_denied: 'accessDenied',
+          } as const;
           tally[key[want.errorCode as keyof typeof key]]++;
         }
       }),
@@ -359,7 +459,17 @@ interface LoginCase {
 const LOGIN_CASE: fc.Arbitrary<LoginCase> = fc.record({
   returnTo: RETURN_TO_TEXT,
   encoding: fc.constantFrom(...ENCODINGS),
-  shape: fc.constantFrom<LoginCase['shape']>('single', 'single', 'single', 'single', 'single', 'repeated', 'array', 'object', 'absent'),
+  shape: fc.constantFrom<LoginCase['shape']>(
+    'single',
+    'single',
+    'single',
+    'single',
+    'single',
+    'repeated',
+    'array',
+    'object',
+    'absent',
+  ),
   junk: fc.array(fc.tuple(KEY, TEXT), { maxLength: 3 }),
 });
 

@@ -2,13 +2,46 @@ import fc from 'fast-check';
 import { safeReturnTo } from '../../lib/express/return-to';
 import { check, OPEN_REDIRECT_PAYLOADS, runs, SAFE_PATH, staysOnOrigin, trickyString } from './helpers/fuzz';
 
-const HOSTS = fc.oneof(fc.domain(), fc.constantFrom('evil.example', 'evil.example:8080', '127.0.0.1', '[::1]', 'app.test.evil.example'));
+const HOSTS = fc.oneof(
+  fc.domain(),
+  fc.constantFrom('evil.example', 'evil.example:8080', '127.0.0.1', '[::1]', 'app.test.evil.example'),
+);
 
 /** Ways to start a target that leaves the origin (or injects a header), each to be followed by a host. */
 const OFF_ORIGIN_PREFIXES = [
-  '//', '///', '/\\', '\\\\', '\\/', '/%2F', '/%2F%2F', '%2F%2F', '/%252F%252F', '/%5C', '/%5c', '%5C%5C', '\t//', '/\t/',
-  '/\n/', ' //', '%09//', '/%09/', '/%0d%0a', 'https:', 'https://', 'http:/', 'HTTP://', 'javascript:', 'data:', '/／',
-  '／／', '/∕∕', '/⁄', '/＼', '/%EF%BC%8F', '/%C0%AF', '\u202e//',
+  '//',
+  '///',
+  '/\\',
+  '\\\\',
+  '\\/',
+  '/%2F',
+  '/%2F%2F',
+  '%2F%2F',
+  '/%252F%252F',
+  '/%5C',
+  '/%5c',
+  '%5C%5C',
+  '\t//',
+  '/\t/',
+  '/\n/',
+  ' //',
+  '%09//',
+  '/%09/',
+  '/%0d%0a',
+  'https:',
+  'https://',
+  'http:/',
+  'HTTP://',
+  'javascript:',
+  'data:',
+  '/／',
+  '／／',
+  '/∕∕',
+  '/⁄',
+  '/＼',
+  '/%EF%BC%8F',
+  '/%C0%AF',
+  '\u202e//',
 ];
 
 describe('safeReturnTo against hostile input (property-based)', () => {

@@ -50,7 +50,9 @@ beforeEach(() => {
   // Everything written to the console or the process's streams goes into the haystack. The library's debug lines
   // are kept out of the test output; anything else (Jest's own) is passed on.
   for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) {
-    jest.spyOn(console, method).mockImplementation((...args: unknown[]) => hay.add(`console.${method}`, inspect(args, { depth: Infinity })));
+    jest
+      .spyOn(console, method)
+      .mockImplementation((...args: unknown[]) => hay.add(`console.${method}`, inspect(args, { depth: Infinity })));
   }
   for (const [name, stream] of [
     ['stdout', realProcess.stdout],
@@ -85,8 +87,19 @@ function captureLogger(): WpsLogger {
 function bareApp(options: { timeoutMs?: number } = {}) {
   const app = express();
   const errors: unknown[] = [];
-  app.use(session({ secret: 'secrets-session-secret', resave: false, saveUninitialized: false, store: new MemoryStore() }));
-  app.use(wpsAuth({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: REDIRECT_URI, baseUrl: fake.url, logger: captureLogger(), ...options }));
+  app.use(
+    session({ secret: 'secrets-session-secret', resave: false, saveUninitialized: false, store: new MemoryStore() }),
+  );
+  app.use(
+    wpsAuth({
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      redirectUri: REDIRECT_URI,
+      baseUrl: fake.url,
+      logger: captureLogger(),
+      ...options,
+    }),
+  );
   app.get('/test/session', (req, res) => {
     res.json({ wps: req.session.wps ?? null });
   });
@@ -112,7 +125,8 @@ function addResponse(where: string, res: Res): void {
 }
 
 async function rememberTokens(agent: Agent): Promise<{ accessToken: string; refreshToken: string } | undefined> {
-  const tokens = (await agent.get('/test/session').expect(200)).body.wps?.tokens as { accessToken: string; refreshToken: string } | undefined;
+  const tokens = (await agent.get('/test/session').expect(200)).body.wps?.tokens as
+    { accessToken: string; refreshToken: string } | undefined;
   if (tokens) {
     secrets.add(tokens.accessToken);
     secrets.add(tokens.refreshToken);
@@ -124,7 +138,10 @@ async function rememberTokens(agent: Agent): Promise<{ accessToken: string; refr
 async function authorize(agent: Agent): Promise<{ callback: string; code: string }> {
   const login = await agent.get('/auth/wps/login').expect(302);
   addResponse('login', login);
-  const auth = await request(login.headers.location as string).get('').redirects(0).expect(302);
+  const auth = await request(login.headers.location as string)
+    .get('')
+    .redirects(0)
+    .expect(302);
   const back = new URL(auth.headers.location as string);
   const code = back.searchParams.get('code') ?? '';
   secrets.add(code);
@@ -159,44 +176,74 @@ describe('the scanner', () => {
   });
 });
 
-describe.each(FAULTS.map((f) => [f.name, f] as const))('no secret escapes when WPS answers with %s', (_name, c: FaultCase) => {
-  const timeoutMs = c.options.timeoutMs === undefined ? {} : { timeoutMs: 100 };
+describe.each(FAULTS.map((f) => [f.name, f] as const))(
+  'no secret escapes when WPS answers with %s',
+  (_name, c: FaultCase) => {
+    const timeoutMs = c.options.timeoutMs === undefined ? {} : { timeoutMs: 100 };
 
-  it('in the code exchange', async () => {
-    const { app, errors } = bareApp(timeoutMs);
-    const agent = request.agent(app);
-    const { callback } = await authorize(agent);
-    fake.queueTokenFault(c.fault);
-    const res = await agent.get(callback);
-    expect(res.status).toBe(c.exchange.status);
-    addResponse('callback', res);
-    expectNoLeak(errors);
-  });
+    it('in the code exchange', async () => {
+      const { app, errors } = bareApp(timeoutMs);
+      const agent = request.agent(app);
+      const { callback } = await authorize(agent);
+      fake.queueTokenFault(c.fault);
+      const res = await agent.get(callback);
+      expect(res.status).toBe(c.exchange.status);
+      addResponse('callback', res);
+      expectNoLeak(errors);
+    });
 
-  it('in the refresh', async () => {
-    const { app, errors } = bareApp(timeoutMs);
-    const agent = request.agent(app);
-    await signIn(agent);
-    await agent.post('/test/expire').expect(200);
-    fake.queueTokenFault(c.fault);
-    const res = await agent.get('/api/me');
-    expect(res.status).toBe(c.refresh.status);
-    addResponse('/api/me', res);
-    // The capture works: the library did talk, through the logger and through DEBUG tracing on stderr.
-    expect(hay.count('logger.')).toBeGreaterThan(0);
-    expect(hay.count('process.stderr')).toBeGreaterThan(0);
-    expectNoLeak(errors);
-  });
-});
+    it('in the refresh', async () => {
+      const { app, errors } = bareApp(timeoutMs);
+      const agent = request.agent(app);
+      await signIn(agent);
+      await agent.post('/test/expire').expect(200);
+      fake.queueTokenFault(c.fault);
+      const res = await agent.get('/api/me');
+      expect(res.status).toBe(c.refresh.status);
+      addResponse('/api/me', res);
+      // The capture works: the library did talk, through the logger and through DEBUG tracing on stderr.
+      expect(hay.count('logger.')).toBeGreaterThan(0);
+      expect(hay.count('process.stderr')).toBeGreaterThan(0);
+      expectNoLeak(errors);
+    });
+  },
+);
 
 describe('no secret escapes when WPS echoes what it was sent', () => {
   const exchangeEchoes: [string, (code: string) => FakeFault][] = [
-    ['the whole form body in msg', (code) => ({ status: 400, body: { code: 40000001, msg: `bad request: ${form({ grant_type: 'authorization_code', client_id: CLIENT_ID, client_secret: CLIENT_SECRET, code, redirect_uri: REDIRECT_URI })}` } })],
-    ['the secret in msg of a 200', () => ({ status: 200, body: { code: 40000002, msg: `invalid_client ${CLIENT_SECRET}` } })],
-    ['the code straddling the 200-character cut of msg', (code) => ({ status: 400, body: { code: 40000003, msg: `${'x'.repeat(180)}${code}` } })],
-    ['the secret straddling the cut, behind control characters', () => ({ status: 400, body: { code: 40000003, msg: `${'\n'.repeat(50)}${'y'.repeat(185)}${CLIENT_SECRET}` } })],
-    ['the secret in an HTML 500 page', () => ({ status: 500, body: `<pre>${CLIENT_SECRET}</pre>`, contentType: 'text/html' })],
-    ['the secret in debug.desc', (code) => ({ status: 400, body: { code: 40000003, msg: 'invalid_grant', debug: { desc: `${code} ${CLIENT_SECRET}` } } })],
+    [
+      'the whole form body in msg',
+      (code) => ({
+        status: 400,
+        body: {
+          code: 40000001,
+          msg: `bad request: ${form({ grant_type: 'authorization_code', client_id: CLIENT_ID, client_secret: CLIENT_SECRET, code, redirect_uri: REDIRECT_URI })}`,
+        },
+      }),
+    ],
+    [
+      'the secret in msg of a 200',
+      () => ({ status: 200, body: { code: 40000002, msg: `invalid_client ${CLIENT_SECRET}` } }),
+    ],
+    [
+      'the code straddling the 200-character cut of msg',
+      (code) => ({ status: 400, body: { code: 40000003, msg: `${'x'.repeat(180)}${code}` } }),
+    ],
+    [
+      'the secret straddling the cut, behind control characters',
+      () => ({ status: 400, body: { code: 40000003, msg: `${'\n'.repeat(50)}${'y'.repeat(185)}${CLIENT_SECRET}` } }),
+    ],
+    [
+      'the secret in an HTML 500 page',
+      () => ({ status: 500, body: `<pre>${CLIENT_SECRET}</pre>`, contentType: 'text/html' }),
+    ],
+    [
+      'the secret in debug.desc',
+      (code) => ({
+        status: 400,
+        body: { code: 40000003, msg: 'invalid_grant', debug: { desc: `${code} ${CLIENT_SECRET}` } },
+      }),
+    ],
   ];
 
   it.each(exchangeEchoes)('in the code exchange: %s', async (_name, fault) => {
@@ -209,9 +256,24 @@ describe('no secret escapes when WPS echoes what it was sent', () => {
   });
 
   const refreshEchoes: [string, (refreshToken: string) => FakeFault][] = [
-    ['the whole form body in msg', (rt) => ({ status: 400, body: { code: 40000003, msg: `invalid_grant: ${form({ grant_type: 'refresh_token', refresh_token: rt, client_id: CLIENT_ID, client_secret: CLIENT_SECRET })}` } })],
-    ['the refresh token straddling the cut of msg', (rt) => ({ status: 400, body: { code: 40000003, msg: `${'z'.repeat(182)}${rt}` } })],
-    ['the refresh token in msg of a 503', (rt) => ({ status: 503, body: { code: 50300000, msg: `busy, retry ${rt}` } })],
+    [
+      'the whole form body in msg',
+      (rt) => ({
+        status: 400,
+        body: {
+          code: 40000003,
+          msg: `invalid_grant: ${form({ grant_type: 'refresh_token', refresh_token: rt, client_id: CLIENT_ID, client_secret: CLIENT_SECRET })}`,
+        },
+      }),
+    ],
+    [
+      'the refresh token straddling the cut of msg',
+      (rt) => ({ status: 400, body: { code: 40000003, msg: `${'z'.repeat(182)}${rt}` } }),
+    ],
+    [
+      'the refresh token in msg of a 503',
+      (rt) => ({ status: 503, body: { code: 50300000, msg: `busy, retry ${rt}` } }),
+    ],
   ];
 
   it.each(refreshEchoes)('in the refresh: %s', async (_name, fault) => {
@@ -238,7 +300,10 @@ describe('no secret escapes from the other failures', () => {
     addResponse('forged state', await agent.get(`/auth/wps/callback?code=kso_ac_forged.code&state=forged`).expect(400));
     const login = await agent.get('/auth/wps/login').expect(302);
     const state = new URL(login.headers.location as string).searchParams.get('state') ?? '';
-    addResponse('refused', await agent.get(`/auth/wps/callback?error=access_denied&error_description=no&state=${state}`).expect(401));
+    addResponse(
+      'refused',
+      await agent.get(`/auth/wps/callback?error=access_denied&error_description=no&state=${state}`).expect(401),
+    );
     addResponse('logout', await agent.get('/auth/wps/logout').expect(302));
     addResponse('signed out', await agent.get('/api/me').expect(401));
     expectNoLeak(errors);

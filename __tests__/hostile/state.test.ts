@@ -87,7 +87,9 @@ describe('replay', () => {
     const login = await startLogin(agent);
     const callback = await callbackFor(login);
     const cookie = login.cookie as string;
-    expect((await request(t.app).get('/test/session').set('Cookie', cookie).expect(200)).body.wps.pending).toHaveLength(1);
+    expect((await request(t.app).get('/test/session').set('Cookie', cookie).expect(200)).body.wps.pending).toHaveLength(
+      1,
+    );
     await agent.get(callback).expect(302);
     fake.reset();
     expect((await request(t.app).get('/test/session').set('Cookie', cookie).expect(200)).body.wps).toBeNull();
@@ -114,7 +116,8 @@ describe('replay', () => {
     expect(loser.headers['set-cookie']).toBeUndefined();
     const winner = a.status === 302 ? a : b;
     const winnerCookie = (winner.headers['set-cookie'] as unknown as string[])[0]?.split(';')[0] as string;
-    const tokensIn = async (c: string) => (await request(t.app).get('/test/session').set('Cookie', c).expect(200)).body.wps?.tokens;
+    const tokensIn = async (c: string) =>
+      (await request(t.app).get('/test/session').set('Cookie', c).expect(200)).body.wps?.tokens;
     expect(await tokensIn(winnerCookie)).toMatchObject({ rev: 1 });
     expect(await tokensIn(cookie)).toBeUndefined();
   });
@@ -191,12 +194,18 @@ describe('many pending logins (one session, many tabs or a script)', () => {
 
     fake.reset();
     for (const dropped of [logins[0], logins[50], logins[89]]) {
-      expect((await agent.get(await callbackFor(dropped as StartedLogin)).expect(400)).body.code).toBe('state_mismatch');
+      expect((await agent.get(await callbackFor(dropped as StartedLogin)).expect(400)).body.code).toBe(
+        'state_mismatch',
+      );
     }
     expect(fake.tokenRequests()).toHaveLength(0);
     // The oldest kept and the newest both still work (each sign-in keeps the other tabs' logins).
-    expect((await agent.get(await callbackFor(logins[90] as StartedLogin)).expect(302)).headers.location).toBe('/tab/090');
-    expect((await agent.get(await callbackFor(logins[99] as StartedLogin)).expect(302)).headers.location).toBe('/tab/099');
+    expect((await agent.get(await callbackFor(logins[90] as StartedLogin)).expect(302)).headers.location).toBe(
+      '/tab/090',
+    );
+    expect((await agent.get(await callbackFor(logins[99] as StartedLogin)).expect(302)).headers.location).toBe(
+      '/tab/099',
+    );
   });
 
   it('honours maxPendingLogins: 100 (the maximum): the 101st login drops only the first', async () => {
@@ -205,32 +214,42 @@ describe('many pending logins (one session, many tabs or a script)', () => {
     const logins: StartedLogin[] = [];
     for (let i = 0; i < 101; i++) logins.push(await startLogin(agent));
     expect((await sessionOf(agent)).wps?.pending).toHaveLength(100);
-    expect((await agent.get(await callbackFor(logins[0] as StartedLogin)).expect(400)).body.code).toBe('state_mismatch');
+    expect((await agent.get(await callbackFor(logins[0] as StartedLogin)).expect(400)).body.code).toBe(
+      'state_mismatch',
+    );
     await agent.get(await callbackFor(logins[1] as StartedLogin)).expect(302);
   });
 
   it('refuses maxPendingLogins above 100 at setup', () => {
-    expect(() => createTestApp(fake, { maxPendingLogins: 101 })).toThrow(/maxPendingLogins must be less than or equal to 100/);
+    expect(() => createTestApp(fake, { maxPendingLogins: 101 })).toThrow(
+      /maxPendingLogins must be less than or equal to 100/,
+    );
   });
 
   it.each([
     [10, 24 * 1024],
     [100, 230 * 1024],
-  ])('with maxPendingLogins %i, more logins than that with the longest returnTo stay under %i bytes', async (max, bound) => {
-    t = createTestApp(fake, { maxPendingLogins: max });
-    const agent = request.agent(t.app);
-    const longest = `/${'a'.repeat(2047)}`;
-    for (let i = 0; i < max + 20; i++) await startLogin(agent, `?returnTo=${longest}`);
-    const s = await sessionOf(agent);
-    expect(s.wps?.pending).toHaveLength(max);
-    expect(s.wps?.pending?.[0]?.returnTo).toBe(longest);
-    expect(await storedBytes(s.id)).toBeLessThan(bound);
-  });
+  ])(
+    'with maxPendingLogins %i, more logins than that with the longest returnTo stay under %i bytes',
+    async (max, bound) => {
+      t = createTestApp(fake, { maxPendingLogins: max });
+      const agent = request.agent(t.app);
+      const longest = `/${'a'.repeat(2047)}`;
+      for (let i = 0; i < max + 20; i++) await startLogin(agent, `?returnTo=${longest}`);
+      const s = await sessionOf(agent);
+      expect(s.wps?.pending).toHaveLength(max);
+      expect(s.wps?.pending?.[0]?.returnTo).toBe(longest);
+      expect(await storedBytes(s.id)).toBeLessThan(bound);
+    },
+  );
 });
 
 describe('a corrupted session store (never trust its shape)', () => {
   it.each([
-    ['a pending list with junk entries', (s: Record<string, unknown>) => ({ ...s, pending: [null, 42, 'x', { state: 5 }, { createdAt: 'soon' }] })],
+    [
+      'a pending list with junk entries',
+      (s: Record<string, unknown>) => ({ ...s, pending: [null, 42, 'x', { state: 5 }, { createdAt: 'soon' }] }),
+    ],
     ['a pending list that is an object', () => ({ pending: { state: 'x' } })],
     ['a pending list that is a string', () => ({ pending: 'garbage' })],
   ])('login and callback survive %s', async (_name, corrupt) => {
@@ -241,7 +260,9 @@ describe('a corrupted session store (never trust its shape)', () => {
       s.wps = corrupt((s.wps ?? {}) as Record<string, unknown>) as unknown as SessionData['wps'];
     });
     fake.reset();
-    expect((await agent.get('/auth/wps/callback?code=kso_ac_x.y&state=forged').expect(400)).body.code).toBe('state_mismatch');
+    expect((await agent.get('/auth/wps/callback?code=kso_ac_x.y&state=forged').expect(400)).body.code).toBe(
+      'state_mismatch',
+    );
     const second = await startLogin(agent);
     await agent.get(await callbackFor(second)).expect(302);
     expect(first.state).not.toBe(second.state);

@@ -100,7 +100,9 @@ describe.each(FAULTS.map((f) => [f.name, f] as const))('WPS fails the refresh wi
     expect(res.body).toEqual({ code: c.refresh.code, status: c.refresh.status, message: c.refresh.message });
     expectLastError(c.refresh);
     const calls = fake.tokenRequests();
-    expect(calls.map((r) => [r.form.grant_type, r.form.refresh_token])).toEqual([['refresh_token', before.wps?.tokens?.refreshToken]]);
+    expect(calls.map((r) => [r.form.grant_type, r.form.refresh_token])).toEqual([
+      ['refresh_token', before.wps?.tokens?.refreshToken],
+    ]);
     const after = await sessionOf(agent);
     expect(after.id).toBe(before.id);
     await expectAlive();
@@ -154,7 +156,9 @@ describe('bounded reads: proof on the wire (a counting TCP proxy between the lib
       const started = Date.now();
       const res = await agent.get(callback).expect(502);
       const elapsed = Date.now() - started;
-      expect(res.body.message).toBe('WPS answered the code exchange with a body over 1024 bytes (maxResponseBytes); it was refused');
+      expect(res.body.message).toBe(
+        'WPS answered the code exchange with a body over 1024 bytes (maxResponseBytes); it was refused',
+      );
       const sent = proxy.last('POST /oauth2/token');
       await eventually(() => sent?.connection.closedBy !== undefined);
       expect(sent?.connection.closedBy).toBe('client');
@@ -250,13 +254,19 @@ describe('bodies the fake cannot send', () => {
   it(`refuses a gzip bomb (${bomb.length} bytes on the wire, 10 MB inflated) at maxResponseBytes`, async () => {
     await withTokenServer(
       (res) => {
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', 'Content-Length': bomb.length });
+        res.writeHead(200, {
+          'Content-Type': 'application/json',
+          'Content-Encoding': 'gzip',
+          'Content-Length': bomb.length,
+        });
         res.end(bomb);
       },
       async (url) => {
         const res = await exchangeAgainst(url);
         expect(res.status).toBe(502);
-        expect(res.body.message).toBe('WPS answered the code exchange with a body over 1048576 bytes (maxResponseBytes); it was refused');
+        expect(res.body.message).toBe(
+          'WPS answered the code exchange with a body over 1048576 bytes (maxResponseBytes); it was refused',
+        );
       },
     );
   });

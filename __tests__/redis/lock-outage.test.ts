@@ -97,9 +97,7 @@ describeRedis('Redis down: the refresh lock falls back to this process', () => {
     await storm(alice, 50);
 
     expect(linesWith(t.logger.lines, 'refresh lock unavailable')).toEqual([
-      expect.stringContaining(
-        '{"reason":"Redis did not answer the refresh lock\'s SET NX within 150 ms"}',
-      ),
+      expect.stringContaining('{"reason":"Redis did not answer the refresh lock\'s SET NX within 150 ms"}'),
     ]);
     expect(t.errors).toEqual([]);
   }, 20_000);

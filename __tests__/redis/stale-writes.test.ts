@@ -264,34 +264,38 @@ describe('a request that loaded the session before a refresh and saves after it'
   });
 
   // Waits out a whole lock TTL (5.3 s), which does not depend on the Express version: one Jest project is enough.
-  (FIRST_JEST_PROJECT ? it : it.skip)('gives up after the lock TTL when a holder never finishes: wps_timeout, and the session is saved anyway', async () => {
-    const timeoutMs = 300;
-    const ttlMs = timeoutMs + 5000;
-    const h = harness(fake, { timeoutMs });
-    const { agent, sid } = await signedIn(h);
-    await agent.post('/test/expire').expect(200);
-    await h.lock.inner.acquire(sid, 60_000);
-    fake.reset();
+  (FIRST_JEST_PROJECT ? it : it.skip)(
+    'gives up after the lock TTL when a holder never finishes: wps_timeout, and the session is saved anyway',
+    async () => {
+      const timeoutMs = 300;
+      const ttlMs = timeoutMs + 5000;
+      const h = harness(fake, { timeoutMs });
+      const { agent, sid } = await signedIn(h);
+      await agent.post('/test/expire').expect(200);
+      await h.lock.inner.acquire(sid, 60_000);
+      fake.reset();
 
-    const started = Date.now();
-    const [token, touch] = await Promise.all([agent.get('/protected'), agent.get('/touch')]);
-    const waited = Date.now() - started;
+      const started = Date.now();
+      const [token, touch] = await Promise.all([agent.get('/protected'), agent.get('/touch')]);
+      const waited = Date.now() - started;
 
-    expect(token.status).toBe(504);
-    expect(token.body).toEqual({
-      code: 'wps_timeout',
-      status: 504,
-      message: 'Timed out waiting for another instance to refresh the WPS token',
-    });
-    expect(touch.status).toBe(200);
-    expect(waited).toBeGreaterThanOrEqual(ttlMs);
-    expect(waited).toBeLessThan(ttlMs + timeoutMs + 1000);
-    expect(fake.tokenRequests()).toEqual([]);
-    expect((await stored(h.store, sid))?.hits).toBe(1);
-    expect(h.logger.lines.filter((l) => l.includes('without the refresh lock'))).toEqual([
-      'warn express-wps-oauth: saving the session without the refresh lock: it was held longer than its TTL {}',
-    ]);
-  }, 15_000);
+      expect(token.status).toBe(504);
+      expect(token.body).toEqual({
+        code: 'wps_timeout',
+        status: 504,
+        message: 'Timed out waiting for another instance to refresh the WPS token',
+      });
+      expect(touch.status).toBe(200);
+      expect(waited).toBeGreaterThanOrEqual(ttlMs);
+      expect(waited).toBeLessThan(ttlMs + timeoutMs + 1000);
+      expect(fake.tokenRequests()).toEqual([]);
+      expect((await stored(h.store, sid))?.hits).toBe(1);
+      expect(h.logger.lines.filter((l) => l.includes('without the refresh lock'))).toEqual([
+        'warn express-wps-oauth: saving the session without the refresh lock: it was held longer than its TTL {}',
+      ]);
+    },
+    15_000,
+  );
 });
 
 describe('what the guard costs', () => {

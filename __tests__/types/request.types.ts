@@ -1,13 +1,7 @@
 // Compile-time tests, checked by `tsc --noEmit` (part of `npm test`); Jest does not run this file.
 import express, { type Request, type RequestHandler } from 'express';
 import { expectTypeOf } from 'expect-type';
-import {
-  requireWpsToken,
-  wpsAuth,
-  type WpsContext,
-  type WpsSessionData,
-  type WpsTokenRecord,
-} from '../../lib';
+import { requireWpsToken, wpsAuth, type WpsContext, type WpsSessionData, type WpsTokenRecord } from '../../lib';
 
 // req.wps, as every handler sees it once the package is imported.
 expectTypeOf<Request['wps']>().toEqualTypeOf<WpsContext>();

@@ -67,7 +67,14 @@ describe('req.wps and req.session.wps at runtime', () => {
     const after = await agent.get('/test/shape').expect(200);
     expect(after.body).toMatchObject({ expiresAt: 'Date', authenticated: true });
     expect(after.body.sessionKeys).toContain('tokens');
-    expect(after.body.tokenKeys).toEqual(['accessToken', 'expiresAt', 'refreshExpiresAt', 'refreshToken', 'rev', 'tokenType']);
+    expect(after.body.tokenKeys).toEqual([
+      'accessToken',
+      'expiresAt',
+      'refreshExpiresAt',
+      'refreshToken',
+      'rev',
+      'tokenType',
+    ]);
     const token = await agent.get('/test/token').expect(200);
     expect(token.body.token).toMatch(/^fake_at_/);
   });

@@ -13,21 +13,83 @@ const ROOT = path.join(__dirname, '..', '..');
  * without a session must not get 200.
  */
 const ALL_VARIANTS = [
-  { id: 'A', key: 'baseline', label: 'baseline: session, no auth (Express 4)', script: 'baseline.js', args: ['express'], base: 'baseline' },
-  { id: 'A2', key: 'sized', label: 'baseline with a session as big as ours (Express 4)', script: 'baseline.js', args: ['express', 'sized'], base: 'baseline' },
-  { id: 'B', key: 'ours', label: 'express-wps-oauth requireWpsToken (Express 4)', script: 'ours.js', args: ['express'], base: 'baseline', guarded: true },
-  { id: 'C', key: 'passport', label: 'passport 0.7 session + isAuthenticated', script: 'passport.js', args: ['express'], base: 'baseline', guarded: true },
-  { id: 'D', key: 'eoc', label: 'express-openid-connect requiresAuth (MemoryStore session)', script: 'oidc.js', args: ['store'], base: 'baseline', guarded: true },
-  { id: 'D2', key: 'eoc-cookie', label: 'express-openid-connect requiresAuth (default cookie session)', script: 'oidc.js', args: ['cookie'], base: 'baseline', guarded: true },
-  { id: 'E', key: 'ours5', label: 'express-wps-oauth requireWpsToken (Express 5)', script: 'ours.js', args: ['express5'], base: 'baseline5', guarded: true },
-  { id: 'F', key: 'baseline5', label: 'baseline: session, no auth (Express 5)', script: 'baseline.js', args: ['express5'], base: 'baseline5' },
+  {
+    id: 'A',
+    key: 'baseline',
+    label: 'baseline: session, no auth (Express 4)',
+    script: 'baseline.js',
+    args: ['express'],
+    base: 'baseline',
+  },
+  {
+    id: 'A2',
+    key: 'sized',
+    label: 'baseline with a session as big as ours (Express 4)',
+    script: 'baseline.js',
+    args: ['express', 'sized'],
+    base: 'baseline',
+  },
+  {
+    id: 'B',
+    key: 'ours',
+    label: 'express-wps-oauth requireWpsToken (Express 4)',
+    script: 'ours.js',
+    args: ['express'],
+    base: 'baseline',
+    guarded: true,
+  },
+  {
+    id: 'C',
+    key: 'passport',
+    label: 'passport 0.7 session + isAuthenticated',
+    script: 'passport.js',
+    args: ['express'],
+    base: 'baseline',
+    guarded: true,
+  },
+  {
+    id: 'D',
+    key: 'eoc',
+    label: 'express-openid-connect requiresAuth (MemoryStore session)',
+    script: 'oidc.js',
+    args: ['store'],
+    base: 'baseline',
+    guarded: true,
+  },
+  {
+    id: 'D2',
+    key: 'eoc-cookie',
+    label: 'express-openid-connect requiresAuth (default cookie session)',
+    script: 'oidc.js',
+    args: ['cookie'],
+    base: 'baseline',
+    guarded: true,
+  },
+  {
+    id: 'E',
+    key: 'ours5',
+    label: 'express-wps-oauth requireWpsToken (Express 5)',
+    script: 'ours.js',
+    args: ['express5'],
+    base: 'baseline5',
+    guarded: true,
+  },
+  {
+    id: 'F',
+    key: 'baseline5',
+    label: 'baseline: session, no auth (Express 5)',
+    script: 'baseline.js',
+    args: ['express5'],
+    base: 'baseline5',
+  },
 ];
 
 /** The ids of `--only A,B`, checked. */
 function parseOnly(value) {
   const ids = (value ?? '').split(',').filter(Boolean);
   const unknown = ids.filter((id) => !ALL_VARIANTS.some((v) => v.id === id));
-  if (ids.length === 0 || unknown.length > 0) throw new Error(`--only needs variant ids among ${ALL_VARIANTS.map((v) => v.id).join(',')}`);
+  if (ids.length === 0 || unknown.length > 0)
+    throw new Error(`--only needs variant ids among ${ALL_VARIANTS.map((v) => v.id).join(',')}`);
   return ids;
 }
 

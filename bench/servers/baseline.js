@@ -19,7 +19,12 @@ function sizedPayload() {
       refreshToken: randomBytes(38).toString('base64url'),
       refreshExpiresAt: now + 2_592_000_000,
     },
-    user: { id: 'bench-user-1', name: 'Bench User', avatar: 'https://example.invalid/avatar.png', companyId: 'bench-co-1' },
+    user: {
+      id: 'bench-user-1',
+      name: 'Bench User',
+      avatar: 'https://example.invalid/avatar.png',
+      companyId: 'bench-co-1',
+    },
   };
 }
 

@@ -46,7 +46,8 @@ async function signIn(browser, origin, issuer) {
     const form = prompt === 'login' ? { prompt, login: 'bench-user-1', password: 'any' } : { prompt };
     page = await browser.go(new URL(action.replace(/&amp;/g, '&'), page.url).href, form);
   }
-  if (page.url.startsWith(issuer)) throw new Error(`sign-in stuck at ${page.url} (${page.status}): ${page.body.slice(0, 300)}`);
+  if (page.url.startsWith(issuer))
+    throw new Error(`sign-in stuck at ${page.url} (${page.status}): ${page.body.slice(0, 300)}`);
   return page;
 }
 

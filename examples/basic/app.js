@@ -27,7 +27,9 @@ async function connectWps(env, origin, port) {
     const redirect = new URL(env.WPS_REDIRECT_URI);
     const local = ['localhost', '127.0.0.1'].includes(redirect.hostname);
     if (local && Number(redirect.port || 80) !== port) {
-      throw new Error(`WPS_REDIRECT_URI uses port ${redirect.port || 80} but the app listens on ${port}: set PORT to match`);
+      throw new Error(
+        `WPS_REDIRECT_URI uses port ${redirect.port || 80} but the app listens on ${port}: set PORT to match`,
+      );
     }
     return {
       options: { clientId: env.WPS_CLIENT_ID, clientSecret: env.WPS_CLIENT_SECRET, redirectUri: env.WPS_REDIRECT_URI },
@@ -37,7 +39,9 @@ async function connectWps(env, origin, port) {
     };
   }
   if (missing.length < WPS_ENV.length) {
-    throw new Error(`Set all of ${WPS_ENV.join(', ')} for the real WPS, or none for the demo (missing: ${missing.join(', ')})`);
+    throw new Error(
+      `Set all of ${WPS_ENV.join(', ')} for the real WPS, or none for the demo (missing: ${missing.join(', ')})`,
+    );
   }
   // The fake is as strict as WPS: only this exact callback URL is "registered in the console".
   const redirectUri = `${origin}/auth/wps/callback`;
@@ -78,7 +82,11 @@ const asyncRoute = (fn) => (req, res, next) => fn(req, res).catch(next);
 function listen(server, port) {
   return new Promise((resolve, reject) => {
     server.once('error', (err) => {
-      reject(err.code === 'EADDRINUSE' ? new Error(`Port ${port} is in use: set PORT to another one (0 = any free port)`) : err);
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`Port ${port} is in use: set PORT to another one (0 = any free port)`)
+          : err,
+      );
     });
     server.listen(port, () => resolve(server.address().port));
   });
@@ -113,13 +121,18 @@ async function createApp({ port = 3000, env = process.env } = {}) {
     ? `<p class="note">Demo mode: "Sign in with WPS" goes to a fake WPS running inside this app and signs you in as
 ${escapeHtml(DEMO_USER_NAME)}. Set WPS_CLIENT_ID, WPS_CLIENT_SECRET and WPS_REDIRECT_URI to use the real WPS.</p>`
     : '';
-  const render = (res, title, body, status = 200) => res.status(status).type('html').send(page(title, body, notice));
+  const render = (res, title, body, status = 200) =>
+    res
+      .status(status)
+      .type('html')
+      .send(page(title, body, notice));
 
   const app = express();
   app.disable('x-powered-by');
   // Behind a reverse proxy that terminates HTTPS (TRUST_PROXY=1 for one proxy), Express must trust its
   // X-Forwarded-Proto to know the request was https, and so to send the `secure` cookie below.
-  if (env.TRUST_PROXY) app.set('trust proxy', /^\d+$/.test(env.TRUST_PROXY) ? Number(env.TRUST_PROXY) : env.TRUST_PROXY);
+  if (env.TRUST_PROXY)
+    app.set('trust proxy', /^\d+$/.test(env.TRUST_PROXY) ? Number(env.TRUST_PROXY) : env.TRUST_PROXY);
 
   app.use(
     session({
@@ -201,7 +214,9 @@ ${signOutButton} <a href="/">Home</a></div>`,
       // req.wps.api is axios with the user's bearer token (refreshed first when needed, one retry after a 401).
       // WPS answers { code, msg, data }; a code other than 0 rejects with a WpsApiError.
       const { data } = await req.wps.api.get('/v7/users/current');
-      res.set('Cache-Control', 'no-store').json({ name: data.data.user_name, expiresAt: req.wps.expiresAt.toISOString() });
+      res
+        .set('Cache-Control', 'no-store')
+        .json({ name: data.data.user_name, expiresAt: req.wps.expiresAt.toISOString() });
     }),
   );
 

@@ -136,7 +136,10 @@ expires ${escapeHtml(new Date(tokens.expiresAt).toISOString())}. Open ${peer}: s
   });
 
   app.use((err, req, res, _next) => {
-    res.status(err.status ?? 500).type('html').send(page('Error', `<p>${escapeHtml(err.code ?? 'error')}: ${escapeHtml(err.message)}</p>`));
+    res
+      .status(err.status ?? 500)
+      .type('html')
+      .send(page('Error', `<p>${escapeHtml(err.code ?? 'error')}: ${escapeHtml(err.message)}</p>`));
   });
 
   const server = app.listen(PORT, '127.0.0.1', () => process.send?.({ ready: PORT }));

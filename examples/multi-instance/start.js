@@ -77,7 +77,8 @@ function startInstance(index, fake, sessionSecret) {
 
 async function main() {
   for (const port of PORTS) {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('PORT_A and PORT_B must be ports, 1 to 65535');
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new Error('PORT_A and PORT_B must be ports, 1 to 65535');
   }
   buildIfMissing();
   await checkRedis();

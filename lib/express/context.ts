@@ -119,7 +119,8 @@ function installAccessor(req: Request): boolean {
   if (proto === lastPrototype) return true;
   // Only on an Express app's request prototype, never on Node's shared IncomingMessage.prototype.
   if (!(proto instanceof IncomingMessage)) return false;
-  if (Object.getOwnPropertyDescriptor(proto, 'wps')?.get !== wpsAccessor.get) Object.defineProperty(proto, 'wps', wpsAccessor);
+  if (Object.getOwnPropertyDescriptor(proto, 'wps')?.get !== wpsAccessor.get)
+    Object.defineProperty(proto, 'wps', wpsAccessor);
   lastPrototype = proto;
   return true;
 }

@@ -35,7 +35,8 @@ export interface RedisRefreshLockOptions {
 }
 
 // Delete the key only if this owner still holds it: after a TTL expiry somebody else may hold it now.
-const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+const RELEASE_SCRIPT =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 const BAD_CLIENT =
   'express-wps-oauth: redisRefreshLock(client) expects a node-redis v5 client, e.g. ' +
@@ -87,12 +88,16 @@ export function redisRefreshLock(client: RedisLockClient, options: RedisRefreshL
     throw new TypeError('express-wps-oauth: redisRefreshLock option prefix must be a string');
   }
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) {
-    throw new TypeError('express-wps-oauth: redisRefreshLock option commandTimeoutMs must be a whole number of ms, 1 to 60000');
+    throw new TypeError(
+      'express-wps-oauth: redisRefreshLock option commandTimeoutMs must be a whole number of ms, 1 to 60000',
+    );
   }
 
   function ready(): void {
     if (client.isReady === false) {
-      throw new RefreshLockUnavailableError('the Redis client of the refresh lock is not ready (not connected or reconnecting)');
+      throw new RefreshLockUnavailableError(
+        'the Redis client of the refresh lock is not ready (not connected or reconnecting)',
+      );
     }
   }
 
@@ -110,7 +115,11 @@ export function redisRefreshLock(client: RedisLockClient, options: RedisRefreshL
     },
     async release(key, owner) {
       ready();
-      await withTimeout(client.eval(RELEASE_SCRIPT, { keys: [prefix + key], arguments: [owner] }), timeoutMs, 'release');
+      await withTimeout(
+        client.eval(RELEASE_SCRIPT, { keys: [prefix + key], arguments: [owner] }),
+        timeoutMs,
+        'release',
+      );
     },
   };
 }

@@ -94,6 +94,6 @@ export class SessionGuard {
   private adopt(session: StoredSession, stored: WpsTokenRecord): void {
     const data = wpsDataOf(session);
     data.tokens = stored;
-    this.log.debug('kept the newer tokens from the session store over this request\'s older copy', { rev: stored.rev });
+    this.log.debug("kept the newer tokens from the session store over this request's older copy", { rev: stored.rev });
   }
 }

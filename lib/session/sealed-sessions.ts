@@ -38,7 +38,12 @@ function wpsWith(session: object, tokens: unknown): WpsSessionData {
  */
 function copyWithTokens<T extends object>(session: T, tokens: unknown): T {
   const copy = Object.create(Object.getPrototypeOf(session) as object, Object.getOwnPropertyDescriptors(session)) as T;
-  Object.defineProperty(copy, 'wps', { value: wpsWith(session, tokens), enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(copy, 'wps', {
+    value: wpsWith(session, tokens),
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
   return copy;
 }
 
@@ -100,7 +105,12 @@ export class SealedSessions {
     };
     store.set = function sealedSet(this: Store, sid: string, session: SessionData, callback?: (err?: unknown) => void) {
       const tokens = tokensOf(session);
-      set.call(this, sid, isTokenRecord(tokens) ? copyWithTokens(session, sealer.seal(tokens, sid)) : session, callback);
+      set.call(
+        this,
+        sid,
+        isTokenRecord(tokens) ? copyWithTokens(session, sealer.seal(tokens, sid)) : session,
+        callback,
+      );
     };
     wrappedStores.set(store, sealer.keyring);
   }

@@ -43,7 +43,5 @@ export function canRefresh(record: WpsTokenRecord, now: number): boolean {
 /** Whether `value` looks like a token record (sessions come from a store: never trust their shape). */
 export function isTokenRecord(value: unknown): value is WpsTokenRecord {
   const r = value as WpsTokenRecord | null | undefined;
-  return (
-    typeof r === 'object' && r !== null && typeof r.accessToken === 'string' && typeof r.expiresAt === 'number'
-  );
+  return typeof r === 'object' && r !== null && typeof r.accessToken === 'string' && typeof r.expiresAt === 'number';
 }

@@ -131,7 +131,10 @@ export interface FakeTokenPair {
 
 /** Options {@link FakeWps.setOptions} may change while the server runs. */
 export type FakeWpsRuntimeOptions = Partial<
-  Pick<FakeWpsOptions, 'tokenLatencyMs' | 'accessTokenTtlSeconds' | 'rotateRefreshTokens' | 'consent' | 'requireSignature'>
+  Pick<
+    FakeWpsOptions,
+    'tokenLatencyMs' | 'accessTokenTtlSeconds' | 'rotateRefreshTokens' | 'consent' | 'requireSignature'
+  >
 >;
 
 /** A running fake WPS 365 server and the handles tests use to inspect and steer it. */

@@ -160,7 +160,8 @@ export function createApi(settings: ApiSettings, tokens: TokenSource): AxiosInst
         headers.set('X-Kso-Authorization', signed['X-Kso-Authorization']);
       }
       // axios's `timeout` is an idle timeout; this signal bounds the whole call.
-      const limit = config.timeout !== undefined && config.timeout > 0 ? AbortSignal.timeout(config.timeout) : undefined;
+      const limit =
+        config.timeout !== undefined && config.timeout > 0 ? AbortSignal.timeout(config.timeout) : undefined;
       const userSignal = config.signal;
       const signal =
         limit === undefined
@@ -195,7 +196,12 @@ export function createApi(settings: ApiSettings, tokens: TokenSource): AxiosInst
       res = await send(token);
       if (res.status === 401) {
         discard(res);
-        throw apiFailure(res, where, token, `WPS refused the access token for ${method} ${where.path} even after a refresh`);
+        throw apiFailure(
+          res,
+          where,
+          token,
+          `WPS refused the access token for ${method} ${where.path} even after a refresh`,
+        );
       }
     }
     if (failed(res, config.validateStatus)) {
@@ -245,7 +251,11 @@ function transportError(err: unknown, where: Where, config: InternalAxiosRequest
   const failure = classifyTransportFailure(err, timedOut);
   switch (failure.kind) {
     case 'timeout':
-      return new WpsApiError('wps_timeout', `WPS did not answer ${method} ${path} within ${config.timeout ?? 0} ms`, where);
+      return new WpsApiError(
+        'wps_timeout',
+        `WPS did not answer ${method} ${path} within ${config.timeout ?? 0} ms`,
+        where,
+      );
     case 'too_large':
       return new WpsApiError(
         'wps_unavailable',

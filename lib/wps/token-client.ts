@@ -48,7 +48,12 @@ export class TokenClient {
   /** Trade a refresh token for a new token pair (WPS rotates the refresh token). */
   refresh(refreshToken: string): Promise<TokenResponse> {
     const { clientId, clientSecret } = this.config;
-    const form = { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId, client_secret: clientSecret };
+    const form = {
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: clientId,
+      client_secret: clientSecret,
+    };
     return this.post(form, 'token refresh', [clientSecret, refreshToken]);
   }
 
@@ -111,7 +116,8 @@ export function parseTokenResponse(status: number, raw: unknown, what: string, s
   } catch {
     json = undefined;
   }
-  const body = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
+  const body =
+    typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
   const wpsCode = typeof body?.code === 'number' ? body.code : parseSeconds(body?.code);
   // WPS might echo what it was sent: secrets are redacted inside cleanExternalText, before its length cut.
   const wpsMsg = cleanExternalText(body?.msg, 200, secrets);
@@ -122,10 +128,18 @@ export function parseTokenResponse(status: number, raw: unknown, what: string, s
   }
   if (body === undefined) return fail(malformed(what, status, 'not a JSON object'));
   const failedCode = body.code !== undefined && body.code !== 0 && body.code !== '0';
-  if (status < 200 || status >= 300 || failedCode || typeof body.access_token !== 'string' || body.access_token === '') {
+  if (
+    status < 200 ||
+    status >= 300 ||
+    failedCode ||
+    typeof body.access_token !== 'string' ||
+    body.access_token === ''
+  ) {
     const reason = wpsMsg ?? (failedCode || status >= 300 ? 'no message' : 'no access_token in the answer');
     const codeText = wpsCode !== undefined ? `, code ${wpsCode}` : '';
-    return fail(new WpsAuthError('wps_rejected', `WPS rejected the ${what}: ${reason} (HTTP ${status}${codeText})`, details));
+    return fail(
+      new WpsAuthError('wps_rejected', `WPS rejected the ${what}: ${reason} (HTTP ${status}${codeText})`, details),
+    );
   }
   const expiresIn = parseSeconds(body.expires_in);
   if (expiresIn === undefined) return fail(malformed(what, status, 'expires_in is not a positive number'));
@@ -138,7 +152,8 @@ export function parseTokenResponse(status: number, raw: unknown, what: string, s
   }
   if (body.refresh_expires_in !== undefined) {
     const refreshExpiresIn = parseSeconds(body.refresh_expires_in);
-    if (refreshExpiresIn === undefined) return fail(malformed(what, status, 'refresh_expires_in is not a positive number'));
+    if (refreshExpiresIn === undefined)
+      return fail(malformed(what, status, 'refresh_expires_in is not a positive number'));
     res.refresh_expires_in = refreshExpiresIn;
   }
   if (typeof body.token_type === 'string') res.token_type = body.token_type;

@@ -30,9 +30,16 @@ const unavailable = (what: 'code exchange' | 'token refresh', detail: string): E
   message: `WPS ${detail.replace('{what}', what)}`,
 });
 
-const rejected = (exchange: string, refresh: string): Pick<FaultCase, 'exchange' | 'refresh' | 'tokensAfterRefresh'> => ({
+const rejected = (
+  exchange: string,
+  refresh: string,
+): Pick<FaultCase, 'exchange' | 'refresh' | 'tokensAfterRefresh'> => ({
   exchange: { code: 'wps_rejected', status: 400, message: `WPS rejected the code exchange: ${exchange}` },
-  refresh: { code: 'login_required', status: 401, message: `Sign in with WPS again: WPS rejected the token refresh: ${refresh}` },
+  refresh: {
+    code: 'login_required',
+    status: 401,
+    message: `Sign in with WPS again: WPS rejected the token refresh: ${refresh}`,
+  },
   tokensAfterRefresh: 'removed',
 });
 
@@ -93,7 +100,10 @@ export const FAULTS: readonly FaultCase[] = [
   },
   {
     name: 'expires_in not a number',
-    fault: { status: 200, body: { access_token: 'fake_at_not_stored', expires_in: 'two hours', refresh_token: 'kso_rt_not_stored' } },
+    fault: {
+      status: 200,
+      body: { access_token: 'fake_at_not_stored', expires_in: 'two hours', refresh_token: 'kso_rt_not_stored' },
+    },
     options: {},
     ...transient('answered the {what} with a malformed body (HTTP 200): expires_in is not a positive number'),
   },

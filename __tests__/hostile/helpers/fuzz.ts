@@ -13,12 +13,17 @@ export function runs(base: number): number {
 }
 
 /** Run `property` with the folder's seed and print what was run, so the numbers in the README can be checked. */
-export async function check<T>(name: string, numRuns: number, property: fc.IAsyncProperty<T> | fc.IProperty<T>): Promise<number> {
+export async function check<T>(
+  name: string,
+  numRuns: number,
+  property: fc.IAsyncProperty<T> | fc.IProperty<T>,
+): Promise<number> {
   const details = await fc.check(property as fc.IAsyncProperty<T>, { seed: SEED, numRuns });
   // Printed before asserting, so a failing run still says how to replay it.
   console.info(`[hostile] ${name}: fast-check seed=${SEED} runs=${details.numRuns}${details.failed ? ' FAILED' : ''}`);
   if (details.failed) {
-    const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    const cause =
+      details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
     throw new Error(`${fc.defaultReportMessage(details) ?? `${name} failed`}\n\nCause: ${cause}`);
   }
   return details.numRuns;
@@ -141,24 +146,83 @@ export function staysOnOrigin(location: string): boolean {
 
 /** Characters redirect tricks are made of, for biased string generation. */
 export const TRICKY_CHARS: readonly string[] = [
-  '/', '/', '/', '\\', '%', '2', 'F', 'f', '5', 'C', 'c', '0', '9', 'a', 'D', ':', '.', '@', '?', '#', '&', '=', '+',
-  ' ', '\t', '\n', '\r', '\u0000', 'e', 'v', 'i', 'l', 'h', 't', 'p', 's', 'j', '／', '∕', '⁄', '＼', '\u200b', '\u202e',
-  '。', 'é', '中',
+  '/',
+  '/',
+  '/',
+  '\\',
+  '%',
+  '2',
+  'F',
+  'f',
+  '5',
+  'C',
+  'c',
+  '0',
+  '9',
+  'a',
+  'D',
+  ':',
+  '.',
+  '@',
+  '?',
+  '#',
+  '&',
+  '=',
+  '+',
+  ' ',
+  '\t',
+  '\n',
+  '\r',
+  '\u0000',
+  'e',
+  'v',
+  'i',
+  'l',
+  'h',
+  't',
+  'p',
+  's',
+  'j',
+  '／',
+  '∕',
+  '⁄',
+  '＼',
+  '\u200b',
+  '\u202e',
+  '。',
+  'é',
+  '中',
 ];
 
 /** Strings built from {@link TRICKY_CHARS}, often starting with a slash: near-misses of real paths. */
 export const trickyString = (maxLength = 40): fc.Arbitrary<string> =>
   fc
-    .tuple(fc.constantFrom('', '/', '/', '//', '/\\', '%2F', 'https:'), fc.string({ unit: fc.constantFrom(...TRICKY_CHARS), maxLength }))
+    .tuple(
+      fc.constantFrom('', '/', '/', '//', '/\\', '%2F', 'https:'),
+      fc.string({ unit: fc.constantFrom(...TRICKY_CHARS), maxLength }),
+    )
     .map(([prefix, rest]) => prefix + rest);
 
 /** Ordinary same-origin paths, with query and fragment, that must be kept as they are. */
-const SAFE_SEGMENT = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~'), minLength: 1, maxLength: 12 });
+const SAFE_SEGMENT = fc.string({
+  unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~'),
+  minLength: 1,
+  maxLength: 12,
+});
 export const SAFE_PATH: fc.Arbitrary<string> = fc
   .tuple(
     fc.array(SAFE_SEGMENT, { maxLength: 5 }),
     fc.boolean(),
-    fc.array(fc.tuple(SAFE_SEGMENT, fc.string({ unit: fc.constantFrom('a', 'Z', '0', '9', '-', '_', '.', '~', '%20', '%2F', '%3D', '%E4%B8%AD'), maxLength: 8 })), { maxLength: 3 }),
+    fc.array(
+      fc.tuple(
+        SAFE_SEGMENT,
+        fc.string({
+          unit: fc.constantFrom('a', 'Z', '0', '9', '-', '_', '.', '~', '%20', '%2F', '%3D', '%E4%B8%AD'),
+          maxLength: 8,
+        }),
+      ),
+      { maxLength: 3 },
+    ),
     fc.option(SAFE_SEGMENT, { nil: undefined }),
   )
   .map(([segments, trailing, query, fragment]) => {

@@ -88,7 +88,11 @@ function parseResponse(data: Buffer): RawResponse {
  * Send `GET <target>` over a fresh TCP connection, byte for byte: `target` may hold bytes no HTTP client library
  * would send (spaces, CR/LF, NUL, raw UTF-8), which is the point.
  */
-export function rawGet(port: number, target: string | Buffer, headers: Record<string, string> = {}): Promise<RawResponse> {
+export function rawGet(
+  port: number,
+  target: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
   const lines = Object.entries({ Host: 'app.test', Connection: 'close', ...headers })
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');

@@ -54,7 +54,9 @@ export class Haystack {
       for (let i = 0; i + LEAK_WINDOW <= text.length; i++) {
         const secret = pieces.get(text.slice(i, i + LEAK_WINDOW));
         if (secret !== undefined) {
-          found.push(`${where}: …${text.slice(Math.max(0, i - 20), i + LEAK_WINDOW + 20)}… (from ${secret.slice(0, 6)}…)`);
+          found.push(
+            `${where}: …${text.slice(Math.max(0, i - 20), i + LEAK_WINDOW + 20)}… (from ${secret.slice(0, 6)}…)`,
+          );
           break;
         }
       }
