@@ -326,7 +326,7 @@ describe('callback route', () => {
     const gone = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
     const url = gone.url;
     await gone.close();
-    t = createTestApp({ ...fake, url } as FakeWps);
+    t = createTestApp({ ...fake, url });
     const agent = request.agent(t.app);
     await agent.get('/auth/wps/login').expect(302);
     const s = await agent.get('/test/session').expect(200);

@@ -1,3 +1,5 @@
+// These tests compare save functions by identity (toBe); none is ever called detached from its session.
+/* eslint-disable @typescript-eslint/unbound-method */
 import type { Session } from 'express-session';
 import { ownSave, shadowSave } from '../lib/session/save';
 

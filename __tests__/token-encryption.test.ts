@@ -100,8 +100,11 @@ describe('tokenEncryptionKey: tokens at rest', () => {
     const t = createTestApp(fake);
     const { cookie, sid } = await signInCookie(t);
     expect(rawTokens(t, sid)).toEqual(await tokensIn(t, cookie));
+    // Identity checks only: the store was not wrapped.
+    /* eslint-disable @typescript-eslint/unbound-method */
     expect(t.store.get).toBe(MemoryStore.prototype.get);
     expect(t.store.set).toBe(MemoryStore.prototype.set);
+    /* eslint-enable @typescript-eslint/unbound-method */
   });
 
   it('does not save a session that a request did not change (resave: false)', async () => {
@@ -144,6 +147,8 @@ describe('tokenEncryptionKey: tokens at rest', () => {
     copySessions(before, t);
 
     // Hold the first load until a second request has gone all the way through wpsAuth (which wraps the store).
+    // Called below with .call(t.store), never detached.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
     const get = t.store.get;
     let release: () => void = () => {};
     const held = new Promise<void>((resolve) => {
@@ -344,7 +349,7 @@ describe('tokenEncryptionKey: several wpsAuth() on one store', () => {
     await agent.get(callback).expect(302);
     const res = await agent.get('/b/api').expect(200);
     const stored = Object.values(sessionsOf(store)).join('\n');
-    const sealed = Object.values(sessionsOf(store)).map((json) => storedWps(JSON.parse(json as string))?.tokens);
+    const sealed = Object.values(sessionsOf(store)).map((json) => storedWps(JSON.parse(json))?.tokens);
     expect(sealed).toContainEqual(expect.stringMatching(/^wpsenc:v1:/));
     expect(stored).not.toContain(res.body.token as string);
   });

@@ -179,9 +179,10 @@ describe('afterLogin', () => {
 
   it('refuses the login when it throws: 403 login_refused, nothing stored, the old session kept', async () => {
     const { t, agent } = app({
-      afterLogin: async (_req, { user }) => {
-        if (user?.companyId === 'fake-company-1') throw new Error('this company has no account here');
-      },
+      afterLogin: (_req, { user }) =>
+        user?.companyId === 'fake-company-1'
+          ? Promise.reject(new Error('this company has no account here'))
+          : Promise.resolve(),
     });
     const { callback, state } = await authorize(agent);
     const before = await agent.get('/test/session').expect(200);

@@ -160,7 +160,9 @@ export interface ResolvedAppClientConfig {
 }
 
 function validate<T>(joiSchema: Joi.ObjectSchema, input: Record<string, unknown>, what: string): T {
-  const { error, value } = joiSchema.validate(input, { abortEarly: false, errors: { wrap: { label: false } } });
+  const result = joiSchema.validate(input, { abortEarly: false, errors: { wrap: { label: false } } });
+  const { error } = result;
+  const value: unknown = result.value;
   if (error) {
     const problems = error.details.map((d) => `  - ${d.message}`);
     throw new TypeError(`express-wps-oauth: invalid ${what} options:\n${problems.join('\n')}`);

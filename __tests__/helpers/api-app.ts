@@ -32,7 +32,7 @@ export function createApiTestApp(fake: FakeWps, options: WpsAuthOptions = {}): T
       const strict = req.query.strict === '1';
       return (
         await req.wps.api.get(
-          String(req.query.path),
+          String(req.query.path as string),
           strict ? { responseType: 'json', transitional: { silentJSONParsing: false } } : {},
         )
       ).data;
@@ -60,11 +60,11 @@ export function createApiTestApp(fake: FakeWps, options: WpsAuthOptions = {}): T
   );
   app.get(
     '/wps/same-instance',
-    route(async (req) => ({ same: req.wps.api === req.wps.api })),
+    route((req) => Promise.resolve({ same: req.wps.api === req.wps.api })),
   );
   app.get(
     '/wps/user',
-    route(async (req) => ({ user: req.wps.user ?? null })),
+    route((req) => Promise.resolve({ user: req.wps.user ?? null })),
   );
   app.get(
     '/wps/get-user',

@@ -90,7 +90,8 @@ export function createTestApp<S extends Store = MemoryStore>(
   /** Put a value no sane code would write into the session, as a corrupted or foreign store entry would. */
   app.post('/test/corrupt', (req, res) => {
     const corrupt: Record<string, unknown> = { string: 'x', number: 42, array: [1], nullTokens: { tokens: null } };
-    (req.session as unknown as Record<string, unknown>).wps = corrupt[String(req.query.as)];
+    (req.session as unknown as Record<string, unknown>).wps =
+      corrupt[typeof req.query.as === 'string' ? req.query.as : ''];
     res.json({ ok: true });
   });
   setup.routes?.(app);

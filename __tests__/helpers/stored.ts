@@ -23,6 +23,8 @@ export function sessionsOf(store: MemoryStore): Record<string, string> {
 /** Count the writes that reach the store from now on. */
 export function countSets(store: Store): { count: number } {
   const counter = { count: 0 };
+  // Called below with .apply(this) on the store, never detached.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const set = store.set;
   store.set = function countedSet(this: Store, ...args: Parameters<Store['set']>) {
     counter.count++;

@@ -30,8 +30,7 @@ beforeAll(async () => {
   // The fixture app behind one recording middleware: the oracle reads the query the way the library read it.
   const outer = express();
   outer.use((req, _res, next) => {
-    if (req.path === CALLBACK || req.path === LOGIN || req.path === LOGOUT)
-      seen.query = req.query as Record<string, unknown>;
+    if (req.path === CALLBACK || req.path === LOGIN || req.path === LOGOUT) seen.query = req.query;
     next();
   });
   outer.use(t.app);

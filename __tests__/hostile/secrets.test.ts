@@ -59,11 +59,11 @@ beforeEach(() => {
     ['stderr', realProcess.stderr],
   ] as const) {
     const write = stream.write.bind(stream) as (...a: unknown[]) => boolean;
-    jest.spyOn(stream, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
+    jest.spyOn(stream, 'write').mockImplementation((chunk: unknown, ...rest: unknown[]) => {
       const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk);
       hay.add(`process.${name}`, text);
       return text.includes('express-wps-oauth') ? true : write(chunk, ...rest);
-    }) as typeof stream.write);
+    });
   }
 });
 

@@ -57,16 +57,18 @@ async function sessionOf(agent: Agent): Promise<{ id: string; wps: SessionData['
 /** Size in bytes of the session as the store holds it. */
 function storedBytes(id: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    t.store.get(id, (err, data) => (err ? reject(err) : resolve(Buffer.byteLength(JSON.stringify(data ?? null)))));
+    t.store.get(id, (err, data) =>
+      err ? reject(err as Error) : resolve(Buffer.byteLength(JSON.stringify(data ?? null))),
+    );
   });
 }
 
 function rewriteStored(id: string, edit: (s: SessionData & Record<string, unknown>) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     t.store.get(id, (err, data) => {
-      if (err || !data) return reject(err ?? new Error('no session'));
+      if (err || !data) return reject((err as Error | undefined) ?? new Error('no session'));
       edit(data as SessionData & Record<string, unknown>);
-      t.store.set(id, data, (e) => (e ? reject(e) : resolve()));
+      t.store.set(id, data, (e) => (e ? reject(e as Error) : resolve()));
     });
   });
 }

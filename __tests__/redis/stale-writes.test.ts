@@ -111,7 +111,7 @@ declare module 'express-session' {
 }
 
 function stored(store: MemoryStore, sid: string): Promise<SessionData | null | undefined> {
-  return new Promise((resolve, reject) => store.get(sid, (err, data) => (err ? reject(err) : resolve(data))));
+  return new Promise((resolve, reject) => store.get(sid, (err, data) => (err ? reject(err as Error) : resolve(data))));
 }
 
 function storedTokens(store: MemoryStore, sid: string): Promise<WpsTokenRecord | undefined> {

@@ -3,7 +3,7 @@ import type { Session, SessionData } from 'express-session';
 import type { ResolvedConfig } from '../config';
 import { pollDelay, POLL_SLACK_MS, type Lease, type LockKeeper } from './refresh-lock';
 import { wpsOf } from '../session/record';
-import { isNewer, ownSave, readStoredTokens, shadowSave, wpsDataOf } from '../session/save';
+import { isNewer, ownSave, readStoredTokens, shadowSave, wpsDataOf, type SaveFn } from '../session/save';
 import { canRefresh, isTokenRecord } from '../session/token-record';
 import type { WpsLogger, WpsTokenRecord } from '../types';
 
@@ -26,7 +26,7 @@ type StoredSession = Session & Partial<SessionData> & { req?: Request };
  */
 export class SessionGuard {
   /** The `save` every guarded session gets: one function for every request, no per-request closure. */
-  readonly save: Session['save'];
+  readonly save: SaveFn;
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -48,6 +48,7 @@ export class SessionGuard {
   private commit(session: StoredSession, callback: ((err: unknown) => void) | undefined): void {
     const write = (lease: Lease | null) => {
       ownSave(session).call(session, (err: unknown) => {
+        // release() never rejects (an unreleased lock expires by its TTL), and the response must not wait for it.
         if (lease !== null) void this.locks.release(lease);
         callback?.(err);
       });

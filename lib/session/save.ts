@@ -4,7 +4,13 @@ import { packWps, readWps, wpsOf } from './record';
 import { isTokenRecord } from './token-record';
 import type { WpsSessionData, WpsTokenRecord } from '../types';
 
-type SaveFn = Session['save'];
+/** A session's `save` as a function value: called with the session as `this` (never detached from it). */
+export type SaveFn = (this: Session, callback?: (err: unknown) => void) => unknown;
+
+/** The session's current `save` (the guard's, when it is in front), as a value to call with `.call(session)`. */
+function saveOf(session: Session): SaveFn {
+  return (session as unknown as { save: SaveFn }).save;
+}
 
 /** Where {@link shadowSave} keeps a `save` that was already an own property (rare: another library shadowed it). */
 const OWN_SAVE = Symbol('express-wps-oauth.ownSave');
@@ -23,7 +29,7 @@ export function wpsDataOf(session: Partial<SessionData>): WpsSessionData {
 
 /** Persist the session now (before a redirect): through the session guard when there is one. */
 export function saveSession(session: Session): Promise<void> {
-  return callSave(session, session.save);
+  return callSave(session, saveOf(session));
 }
 
 /**
@@ -47,14 +53,15 @@ function callSave(session: Session, save: SaveFn): Promise<void> {
  * which {@link ownSave} finds without it being stored.
  */
 export function shadowSave(session: Session, save: SaveFn): void {
-  if (session.save === save) return;
-  if (hasOwn(session, 'save')) Object.defineProperty(session, OWN_SAVE, { value: session.save, configurable: true });
+  const current = saveOf(session);
+  if (current === save) return;
+  if (hasOwn(session, 'save')) Object.defineProperty(session, OWN_SAVE, { value: current, configurable: true });
   Object.defineProperty(session, 'save', { value: save, configurable: true, writable: true });
 }
 
 /** The session's own `save`, as it was before {@link shadowSave}. */
 export function ownSave(session: Session): SaveFn {
-  return (session as Shadowed)[OWN_SAVE] ?? (Object.getPrototypeOf(session) as Session).save;
+  return (session as Shadowed)[OWN_SAVE] ?? saveOf(Object.getPrototypeOf(session) as Session);
 }
 
 /**
@@ -63,7 +70,7 @@ export function ownSave(session: Session): SaveFn {
  */
 export async function regenerateSession(req: Request): Promise<void> {
   const old = req.session as Shadowed;
-  const guarded = hasOwn(old, 'save') ? old.save : undefined;
+  const guarded = hasOwn(old, 'save') ? saveOf(old) : undefined;
   await new Promise<void>((resolve, reject) =>
     old.regenerate((err?: unknown) => (err ? reject(toError(err)) : resolve())),
   );
