@@ -70,11 +70,11 @@ const tokenEncryptionKey = Joi.alternatives().conditional(Joi.array(), {
   otherwise: encryptionKey,
 });
 
-// Rules shared by wpsAuth() and createWpsAppClient().
-const clientId = Joi.string().trim().min(1).required().messages({
+// Rules shared by every factory's schema (wpsAuth, createWpsAppClient, wpsEvents).
+export const clientId = Joi.string().trim().min(1).required().messages({
   'any.required': '{{#label}} is required (or set WPS_CLIENT_ID)',
 });
-const clientSecret = Joi.string().min(1).required().messages({
+export const clientSecret = Joi.string().min(1).required().messages({
   'any.required': '{{#label}} is required (or set WPS_CLIENT_SECRET)',
   'string.base': '{{#label}} must be a non-empty string',
   'string.empty': '{{#label}} must be a non-empty string',

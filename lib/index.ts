@@ -7,6 +7,7 @@ export { createMemoryRefreshLock, RefreshLockUnavailableError } from './refresh/
 export { redisRefreshLock, type RedisLockClient, type RedisRefreshLockOptions } from './refresh/redis-lock';
 export { WpsApiError, type WpsApiErrorCode, type WpsApiErrorDetails } from './wps/api-error';
 export { createWpsAppClient } from './wps/app-client';
+export { systemClock, type WpsClock } from './clock';
 export type {
   PendingLogin,
   RefreshLock,

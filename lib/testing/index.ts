@@ -8,3 +8,4 @@ export type {
   FakeWpsUser,
   RecordedRequest,
 } from './fake-wps';
+export { createTestClock, type TestClock } from './test-clock';
