@@ -197,6 +197,29 @@ describe('req.wps', () => {
     });
   });
 
+  it('refresh() refreshes a fresh token now, once, and stores the rotated pair', async () => {
+    const agent = await signedIn();
+    const before = await storedTokens(agent);
+    const res = await agent.post('/test/refresh').expect(200);
+    const after = await storedTokens(agent);
+    expect(fake.tokenRequests().map((r) => r.form.grant_type)).toEqual(['refresh_token']);
+    expect(res.body.token).toBe(after.accessToken);
+    expect(after.accessToken).not.toBe(before.accessToken);
+    expect(after.refreshToken).not.toBe(before.refreshToken);
+    expect(after.rev).toBe(before.rev + 1);
+    expect(res.body.before).toBe(before.expiresAt);
+    expect(res.body.after).toBe(after.expiresAt);
+  });
+
+  it('refresh() rejects when WPS is down, keeping the old tokens (no silent fallback to the old token)', async () => {
+    const agent = await signedIn();
+    const before = await storedTokens(agent);
+    fake.queueTokenFault({ status: 503, body: { code: 50300001, msg: 'busy' } });
+    expect((await agent.post('/test/refresh').expect(502)).body.code).toBe('wps_unavailable');
+    expect(await storedTokens(agent)).toEqual(before);
+    await agent.post('/test/refresh').expect(200);
+  });
+
   it('isAuthenticated() and expiresAt follow the session', async () => {
     const agent = request.agent(t.app);
     expect((await agent.get('/').expect(200)).body.authenticated).toBe(false);

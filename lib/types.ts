@@ -286,6 +286,13 @@ export interface WpsContext {
    * other refresh of this session). Rejects with a `WpsAuthError` (`login_required` when signed out).
    */
   getAccessToken(): Promise<string>;
+  /**
+   * Refreshes the access token now, whatever its expiry (serialized with every other refresh of this session), and
+   * resolves with the new one — e.g. after the user granted more scopes. When the session holds no usable refresh
+   * token it resolves with the current access token while that is valid. Rejects with a `WpsAuthError`: a refresh
+   * WPS refused signs the user out (`login_required`); `wps_unavailable` or `wps_timeout` keep the old tokens.
+   */
+  refresh(): Promise<string>;
   /** Forgets the tokens and regenerates the session id. */
   logout(): Promise<void>;
   /**

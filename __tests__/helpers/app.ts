@@ -78,6 +78,10 @@ export function createTestApp<S extends Store = MemoryStore>(
     const wps: unknown = req.session.wps;
     res.json({ id: req.sessionID, wps: typeof wps === 'object' && wps !== null ? { ...wps } : (wps ?? null) });
   });
+  app.post('/test/refresh', (req, res, next) => {
+    const before = req.wps.expiresAt?.getTime() ?? null;
+    req.wps.refresh().then((token) => res.json({ token, before, after: req.wps.expiresAt?.getTime() ?? null }), next);
+  });
   app.get('/test/token', (req, res, next) => {
     req.wps.getAccessToken().then((token) => res.json({ token }), next);
   });

@@ -55,6 +55,12 @@ export class WpsRequestContext implements WpsContext {
     return token;
   }
 
+  async refresh(): Promise<string> {
+    const token = await this.runtime.refresher.getFreshToken(this.req, true);
+    this.accessToken = token;
+    return token;
+  }
+
   get api(): AxiosInstance {
     return (this.apiInstance ??= createApi(apiSettingsOf(this.runtime.config), {
       get: () => this.getAccessToken(),

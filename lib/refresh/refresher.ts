@@ -53,15 +53,18 @@ export class Refresher {
     this.guard = new SessionGuard(config, this.locks, log);
   }
 
-  /** A valid access token for this request's session; refreshes when it expires within the skew. */
-  async getFreshToken(req: Request): Promise<string> {
+  /**
+   * A valid access token for this request's session; refreshes when it expires within the skew, or whenever
+   * `force` is set (then a failed refresh rejects instead of serving the old token).
+   */
+  async getFreshToken(req: Request, force = false): Promise<string> {
     const data = wpsOf(req.session);
     const tokens = data?.tokens;
     const now = Date.now();
     if (data === undefined || !isTokenRecord(tokens)) {
       throw new WpsAuthError('login_required', 'Sign in with WPS first: this session has no WPS tokens');
     }
-    if (tokens.expiresAt - this.config.refreshSkewMs > now) return tokens.accessToken;
+    if (!force && tokens.expiresAt - this.config.refreshSkewMs > now) return tokens.accessToken;
     if (!canRefresh(tokens, now)) {
       if (tokens.expiresAt > now) return tokens.accessToken;
       delete data.tokens;
@@ -89,7 +92,7 @@ export class Refresher {
       });
     }
     // WPS is down or slow: the current access token is still good for a while, so keep serving with it.
-    if (tokens.expiresAt > Date.now()) {
+    if (!force && tokens.expiresAt > Date.now()) {
       this.log.warn('refresh failed; serving the still-valid access token', { code: outcome.error.code });
       return tokens.accessToken;
     }
