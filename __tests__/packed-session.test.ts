@@ -2,7 +2,7 @@ import request from 'supertest';
 import { requireWpsToken } from '../lib';
 import { startFakeWps, type FakeWps } from '../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, signIn, type TestApp } from './helpers/app';
-import { countSets, sessionsOf, storedWps } from './helpers/stored';
+import { countSets, RECORD_KEY, sessionsOf, storedRecord } from './helpers/stored';
 
 let fake: FakeWps;
 let t: TestApp;
@@ -19,7 +19,7 @@ beforeEach(() => {
     {
       routes: (a) => {
         a.get('/direct', (req, res) =>
-          res.json({ type: typeof req.session.wps, keys: Object.keys(req.session.wps ?? {}) }),
+          res.json({ type: typeof req.session[RECORD_KEY], keys: Object.keys(storedRecord(req.session) ?? {}) }),
         );
         a.get('/reload', requireWpsToken({ unauthenticated: 'error' }), (req, res, next) => {
           req.session.reload((err) =>
@@ -39,11 +39,12 @@ async function signedIn(): Promise<{ agent: ReturnType<typeof request.agent>; si
 }
 
 describe('the session as stored', () => {
-  it('keeps wps as one JSON string at rest and an object in memory', async () => {
+  it('keeps the record as one JSON string at rest and an object in memory', async () => {
     const { agent, sid } = await signedIn();
-    const raw = JSON.parse(sessionsOf(t.store)[sid] as string) as { wps: unknown };
-    expect(typeof raw.wps).toBe('string');
-    const stored = storedWps(raw);
+    const raw = JSON.parse(sessionsOf(t.store)[sid] as string) as Record<string, unknown>;
+    expect(typeof raw[RECORD_KEY]).toBe('string');
+    expect(raw.wps).toBeUndefined();
+    const stored = storedRecord(raw);
     expect(Object.keys(stored ?? {})).toEqual(['tokens', 'user']);
     expect((await agent.get('/direct').expect(200)).body).toEqual({ type: 'object', keys: ['tokens', 'user'] });
     const token = (await agent.get('/protected').expect(200)).body.token as string;
@@ -63,33 +64,35 @@ describe('the session as stored', () => {
   it('reads a session whose keys were stored in another order without rewriting it', async () => {
     const { agent, sid } = await signedIn();
     const raw = JSON.parse(sessionsOf(t.store)[sid] as string) as Record<string, unknown>;
-    const wps = storedWps(raw) ?? {};
+    const wps = storedRecord(raw) ?? {};
     const reordered = JSON.stringify({ user: wps.user, pending: [], tokens: wps.tokens });
-    sessionsOf(t.store)[sid] = JSON.stringify({ ...raw, wps: reordered });
+    sessionsOf(t.store)[sid] = JSON.stringify({ ...raw, [RECORD_KEY]: reordered });
     const sets = countSets(t.store);
     expect((await agent.get('/protected').expect(200)).body.token).toBe(wps.tokens?.accessToken);
     expect(sets.count).toBe(0);
-    expect(storedWps(JSON.parse(sessionsOf(t.store)[sid] as string))).toEqual({
+    expect(storedRecord(JSON.parse(sessionsOf(t.store)[sid] as string))).toEqual({
       user: wps.user,
       pending: [],
       tokens: wps.tokens,
     });
   });
 
-  it('reads wps stored as a plain object (stores without JSON, sessions of earlier versions) and leaves it so', async () => {
+  it('reads a record stored as a plain object (stores without JSON, sessions of earlier versions) and leaves it so', async () => {
     const { agent, sid } = await signedIn();
     const raw = JSON.parse(sessionsOf(t.store)[sid] as string) as Record<string, unknown>;
-    const wps = storedWps(raw);
-    sessionsOf(t.store)[sid] = JSON.stringify({ ...raw, wps });
+    const wps = storedRecord(raw);
+    sessionsOf(t.store)[sid] = JSON.stringify({ ...raw, [RECORD_KEY]: wps });
     const sets = countSets(t.store);
     expect((await agent.get('/protected').expect(200)).body.token).toBe(wps?.tokens?.accessToken);
     expect(sets.count).toBe(0);
-    expect(typeof (JSON.parse(sessionsOf(t.store)[sid] as string) as { wps: unknown }).wps).toBe('object');
+    expect(typeof (JSON.parse(sessionsOf(t.store)[sid] as string) as Record<string, unknown>)[RECORD_KEY]).toBe(
+      'object',
+    );
     // A refresh writes it back, in whichever form: still signed in with the new token afterwards.
     await agent.post('/test/expire').expect(200);
     const refreshed = (await agent.get('/protected').expect(200)).body.token as string;
     expect(refreshed).not.toBe(wps?.tokens?.accessToken);
-    expect(storedWps(JSON.parse(sessionsOf(t.store)[sid] as string))?.tokens?.accessToken).toBe(refreshed);
+    expect(storedRecord(JSON.parse(sessionsOf(t.store)[sid] as string))?.tokens?.accessToken).toBe(refreshed);
   });
 
   it('survives req.session.reload() in the middle of a request', async () => {
@@ -105,10 +108,10 @@ describe('the session as stored', () => {
     ['a JSON number', '42'],
     ['JSON null', 'null'],
     ['tokens of the wrong shape', '{"tokens":{"accessToken":1}}'],
-  ])('treats a stored wps that is %s as signed out, without an error of ours', async (_what, value) => {
+  ])('treats a stored record that is %s as signed out, without an error of ours', async (_what, value) => {
     const { agent, sid } = await signedIn();
     const raw = JSON.parse(sessionsOf(t.store)[sid] as string) as Record<string, unknown>;
-    sessionsOf(t.store)[sid] = JSON.stringify({ ...raw, wps: value });
+    sessionsOf(t.store)[sid] = JSON.stringify({ ...raw, [RECORD_KEY]: value });
     expect((await agent.get('/api/error-mode').expect(401)).body.code).toBe('login_required');
     expect((await agent.get('/').expect(200)).body).toEqual({ authenticated: false });
     // Signing in again replaces it.

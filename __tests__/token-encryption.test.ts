@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { RedisStore } from 'connect-redis';
 import { MemoryStore, type Store } from 'express-session';
 import request from 'supertest';
-import { requireWpsToken, wpsAuth, type WpsAuthOptions, type WpsSessionData, type WpsTokenRecord } from '../lib';
+import { requireWpsToken, wpsAuth, type WpsAuthOptions, type WpsTokenRecord } from '../lib';
 import { resolveConfig } from '../lib/config';
 import { deriveTokenKey, TokenSealer } from '../lib/session/token-sealer';
 import { startFakeWps, type FakeWps } from '../lib/testing';
 import { authorize, CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signIn, type TestApp } from './helpers/app';
-import { countSets, sessionsOf, storedWps, withStoredWps } from './helpers/stored';
+import { countSets, sessionsOf, storedRecord, withStoredRecord, type StoredRecord } from './helpers/stored';
 import { connectRedis, deleteKeys, describeRedis, uniquePrefix, type Redis } from './redis/helpers';
 
 const KEY = randomBytes(32).toString('base64');
@@ -33,12 +33,14 @@ function dump(t: TestApp): string {
 /** `wps.tokens` exactly as the store holds it. */
 function rawTokens(t: TestApp, sid: string): unknown {
   const json = sessionsOf(t.store)[sid];
-  return json === undefined ? undefined : storedWps(JSON.parse(json))?.tokens;
+  return json === undefined ? undefined : storedRecord(JSON.parse(json))?.tokens;
 }
 
 function setRawTokens(t: TestApp, sid: string, tokens: unknown): void {
   const stored = JSON.parse(sessionsOf(t.store)[sid] as string) as object;
-  sessionsOf(t.store)[sid] = JSON.stringify(withStoredWps(stored, { ...storedWps(stored), tokens } as WpsSessionData));
+  sessionsOf(t.store)[sid] = JSON.stringify(
+    withStoredRecord(stored, { ...storedRecord(stored), tokens } as StoredRecord),
+  );
 }
 
 /** Another app's sessions, as if both apps shared one store. */
@@ -93,7 +95,7 @@ describe('tokenEncryptionKey: tokens at rest', () => {
     }
     expect(rawTokens(t, sid)).toMatch(/^wpsenc:v1:[0-9a-f]{8}:[\w-]{16}:[\w-]+:[\w-]{22}$/);
     // The profile stays readable: only the token record is sealed.
-    expect(storedWps(JSON.parse(sessionsOf(t.store)[sid] as string))?.user?.id).toEqual(expect.any(String));
+    expect(storedRecord(JSON.parse(sessionsOf(t.store)[sid] as string))?.user?.id).toEqual(expect.any(String));
   });
 
   it('stores tokens as they are, and leaves the store alone, when the option is off', async () => {
@@ -130,7 +132,10 @@ describe('tokenEncryptionKey: tokens at rest', () => {
     t.app.get('/test/save-then-read', (req, res, next) => {
       req.session.save((err) => {
         if (err) return next(err);
-        res.json({ authenticated: req.wps.isAuthenticated(), token: req.session.wps?.tokens?.accessToken ?? null });
+        res.json({
+          authenticated: req.wps.isAuthenticated(),
+          token: storedRecord(req.session)?.tokens?.accessToken ?? null,
+        });
       });
     });
     const { cookie, sid } = await signInCookie(t);
@@ -349,7 +354,7 @@ describe('tokenEncryptionKey: several wpsAuth() on one store', () => {
     await agent.get(callback).expect(302);
     const res = await agent.get('/b/api').expect(200);
     const stored = Object.values(sessionsOf(store)).join('\n');
-    const sealed = Object.values(sessionsOf(store)).map((json) => storedWps(JSON.parse(json))?.tokens);
+    const sealed = Object.values(sessionsOf(store)).map((json) => storedRecord(JSON.parse(json))?.tokens);
     expect(sealed).toContainEqual(expect.stringMatching(/^wpsenc:v1:/));
     expect(stored).not.toContain(res.body.token as string);
   });
@@ -443,8 +448,8 @@ describeRedis('tokenEncryptionKey with connect-redis', () => {
     const value = (await redis.get(`${prefix}sess:${first.sid}`)) ?? '';
     // The app's own promise-style reads still work, and see the sealed record.
     const direct = await (store.get as unknown as (sid: string) => Promise<object>).call(store, first.sid);
-    expect(storedWps(direct)?.tokens).toMatch(/^wpsenc:v1:/);
-    expect(storedWps(JSON.parse(value))?.tokens).toMatch(/^wpsenc:v1:/);
+    expect(storedRecord(direct)?.tokens).toMatch(/^wpsenc:v1:/);
+    expect(storedRecord(JSON.parse(value))?.tokens).toMatch(/^wpsenc:v1:/);
     for (const secret of [first.token, first.refresh, second.token, second.refresh])
       expect(value).not.toContain(secret);
     expect(t.logger.lines.filter((l) => l.startsWith('warn '))).toEqual([]);

@@ -9,7 +9,6 @@ export { WpsApiError, type WpsApiErrorCode, type WpsApiErrorDetails } from './wp
 export { createWpsAppClient } from './wps/app-client';
 export { systemClock, type WpsClock } from './clock';
 export type {
-  PendingLogin,
   RefreshLock,
   RequireWpsTokenOptions,
   UnauthenticatedMode,
@@ -20,7 +19,6 @@ export type {
   WpsContext,
   WpsLoginInfo,
   WpsLogger,
-  WpsSessionData,
   WpsTokenRecord,
   WpsUser,
 } from './types';

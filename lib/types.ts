@@ -242,7 +242,7 @@ export interface RequireWpsTokenOptions {
   unauthenticated?: UnauthenticatedMode;
 }
 
-/** The token record this library keeps in `req.session.wps.tokens`. Times are epoch milliseconds. */
+/** The tokens of a signed-in session, as `afterLogin` sees them. Times are epoch milliseconds. */
 export interface WpsTokenRecord {
   accessToken: string;
   refreshToken?: string;
@@ -253,24 +253,6 @@ export interface WpsTokenRecord {
   refreshExpiresAt?: number;
   /** Incremented by every refresh: a newer record always has a higher `rev`. */
   rev: number;
-}
-
-/** A login that was started and whose callback has not come back yet. */
-export interface PendingLogin {
-  /** The CSRF `state` sent to WPS. */
-  state: string;
-  /** Where to go after the callback. */
-  returnTo: string;
-  /** When the login started (epoch ms). */
-  createdAt: number;
-}
-
-/** What this library keeps in the session, under one key: `req.session.wps`. */
-export interface WpsSessionData {
-  tokens?: WpsTokenRecord;
-  pending?: PendingLogin[];
-  /** The signed-in user's profile (or what `afterLogin` returned). */
-  user?: WpsUser;
 }
 
 /** The per-request context `wpsAuth` puts at `req.wps`. */
@@ -318,8 +300,12 @@ export interface WpsContext {
 
 declare module 'express-session' {
   interface SessionData {
-    /** Everything express-wps-oauth keeps in the session. */
-    wps?: WpsSessionData;
+    /**
+     * Reserved for express-wps-oauth: its record of this session (tokens, pending sign-ins, the profile), in a
+     * private stored form that may change in any release. Don't read or write it — everything an app needs is on
+     * `req.wps`.
+     */
+    wpsAuth?: unknown;
   }
 }
 

@@ -3,6 +3,7 @@ import session, { MemoryStore, type Store } from 'express-session';
 import request from 'supertest';
 import { requireWpsToken, wpsAuth, type WpsAuthOptions, type WpsLogger } from '../../lib';
 import type { FakeWps } from '../../lib/testing';
+import { liveRecord, RECORD_KEY, storedRecord } from './stored';
 
 export const CLIENT_ID = 'test-client-id';
 export const CLIENT_SECRET = 'test-client-secret-DO-NOT-LEAK-5f1c';
@@ -74,9 +75,8 @@ export function createTestApp<S extends Store = MemoryStore>(
     res.json({ token: req.wps.accessToken });
   });
   app.get('/test/session', (req, res) => {
-    // A plain copy: the `wps` object serializes itself as one string (see lib/session/record.ts).
-    const wps: unknown = req.session.wps;
-    res.json({ id: req.sessionID, wps: typeof wps === 'object' && wps !== null ? { ...wps } : (wps ?? null) });
+    // The library's private record, decoded independently (tests/helpers/stored.ts), as `wps` in the answer.
+    res.json({ id: req.sessionID, wps: storedRecord(req.session) ?? null });
   });
   app.post('/test/refresh', (req, res, next) => {
     const before = req.wps.expiresAt?.getTime() ?? null;
@@ -87,14 +87,14 @@ export function createTestApp<S extends Store = MemoryStore>(
   });
   /** Make the session's access token expire `in` ms from now (negative: already expired). */
   app.post('/test/expire', (req, res) => {
-    const tokens = req.session.wps?.tokens;
+    const tokens = liveRecord(req.session)?.tokens;
     if (tokens) tokens.expiresAt = Date.now() + Number(req.query.in ?? -1000);
     res.json({ expiresAt: tokens?.expiresAt ?? null });
   });
   /** Put a value no sane code would write into the session, as a corrupted or foreign store entry would. */
   app.post('/test/corrupt', (req, res) => {
     const corrupt: Record<string, unknown> = { string: 'x', number: 42, array: [1], nullTokens: { tokens: null } };
-    (req.session as unknown as Record<string, unknown>).wps =
+    (req.session as unknown as Record<string, unknown>)[RECORD_KEY] =
       corrupt[typeof req.query.as === 'string' ? req.query.as : ''];
     res.json({ ok: true });
   });

@@ -1,18 +1,43 @@
 import type { MemoryStore, Store } from 'express-session';
-import type { WpsSessionData } from '../../lib';
+import type { WpsTokenRecord, WpsUser } from '../../lib';
 
-/**
- * The `wps` part of a session exactly as a store hands it back: JSON-based stores keep it as one JSON string (the
- * packed form, see lib/session/record.ts), others as an object. Decoded here, independently of the library.
- */
-export function storedWps(session: unknown): WpsSessionData | undefined {
-  const wps = (session as { wps?: unknown } | null | undefined)?.wps;
-  return (typeof wps === 'string' ? JSON.parse(wps) : wps) as WpsSessionData | undefined;
+/** The session key of the library's private record, stated here independently of lib/session/record.ts. */
+export const RECORD_KEY = 'wpsAuth';
+
+/** The library's record as the tests read it: its private shape, written out independently of the library. */
+export interface StoredRecord {
+  tokens?: WpsTokenRecord;
+  pending?: { state: string; returnTo: string; createdAt: number }[];
+  user?: WpsUser;
 }
 
-/** `session` with its `wps` replaced, packed as the library would store it. */
-export function withStoredWps<T extends object>(session: T, wps: WpsSessionData): T {
-  return { ...session, wps: JSON.stringify(wps) };
+/** The record as a plain object, from its stored form: one JSON string (JSON-based stores) or an object. */
+export function decodeRecord(value: unknown): StoredRecord | undefined {
+  if (typeof value === 'string') return JSON.parse(value) as StoredRecord;
+  return typeof value === 'object' && value !== null ? { ...(value as StoredRecord) } : undefined;
+}
+
+/**
+ * The record of a session exactly as a store hands it back (JSON-based stores keep it as one JSON string, the
+ * packed form of lib/session/record.ts; others as an object), or of a live `req.session`. Decoded here,
+ * independently of the library.
+ */
+export function storedRecord(session: unknown): StoredRecord | undefined {
+  return decodeRecord((session as Record<string, unknown> | null | undefined)?.[RECORD_KEY]);
+}
+
+/**
+ * The live record object of a request's session (what the library reads and writes during this request), to
+ * change it in place as a test needs; `undefined` while it is still in its stored form.
+ */
+export function liveRecord(session: object): StoredRecord | undefined {
+  const value = (session as Record<string, unknown>)[RECORD_KEY];
+  return typeof value === 'object' && value !== null ? value : undefined;
+}
+
+/** `session` with its record replaced, packed as the library would store it. */
+export function withStoredRecord<T extends object>(session: T, record: StoredRecord): T {
+  return { ...session, [RECORD_KEY]: JSON.stringify(record) };
 }
 
 /** A MemoryStore's entries: session id → the JSON string it keeps. */

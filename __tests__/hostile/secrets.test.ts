@@ -8,6 +8,7 @@ import { startFakeWps, type FakeFault, type FakeWps } from '../../lib/testing';
 import { FAULTS, type FaultCase } from './helpers/faults';
 import { realProcess, watchForCrashes, type CrashWatch } from './helpers/guards';
 import { Haystack, LEAK_WINDOW } from './helpers/secrets';
+import { liveRecord, storedRecord } from '../helpers/stored';
 
 type Agent = ReturnType<typeof request.agent>;
 type Res = request.Response;
@@ -101,10 +102,10 @@ function bareApp(options: { timeoutMs?: number } = {}) {
     }),
   );
   app.get('/test/session', (req, res) => {
-    res.json({ wps: req.session.wps ?? null });
+    res.json({ wps: storedRecord(req.session) ?? null });
   });
   app.post('/test/expire', (req, res) => {
-    const tokens = req.session.wps?.tokens;
+    const tokens = liveRecord(req.session)?.tokens;
     if (tokens) tokens.expiresAt = Date.now() - 1000;
     res.json({ ok: true });
   });

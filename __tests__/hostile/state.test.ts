@@ -3,6 +3,7 @@ import type { SessionData } from 'express-session';
 import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { authorize, CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, type TestApp } from '../helpers/app';
 import { watchForCrashes, type CrashWatch } from './helpers/guards';
+import { RECORD_KEY, storedRecord, type StoredRecord } from '../helpers/stored';
 
 type Agent = ReturnType<typeof request.agent>;
 
@@ -50,8 +51,8 @@ async function callbackFor(login: StartedLogin): Promise<string> {
   return `${back.pathname}${back.search}`;
 }
 
-async function sessionOf(agent: Agent): Promise<{ id: string; wps: SessionData['wps'] | null }> {
-  return (await agent.get('/test/session').expect(200)).body as { id: string; wps: SessionData['wps'] | null };
+async function sessionOf(agent: Agent): Promise<{ id: string; wps: StoredRecord | null }> {
+  return (await agent.get('/test/session').expect(200)).body as { id: string; wps: StoredRecord | null };
 }
 
 /** Size in bytes of the session as the store holds it. */
@@ -259,7 +260,7 @@ describe('a corrupted session store (never trust its shape)', () => {
     const first = await startLogin(agent);
     const id = (await sessionOf(agent)).id;
     await rewriteStored(id, (s) => {
-      s.wps = corrupt((s.wps ?? {}) as Record<string, unknown>) as unknown as SessionData['wps'];
+      s[RECORD_KEY] = JSON.stringify(corrupt((storedRecord(s) ?? {}) as Record<string, unknown>));
     });
     fake.reset();
     expect((await agent.get('/auth/wps/callback?code=kso_ac_x.y&state=forged').expect(400)).body.code).toBe(

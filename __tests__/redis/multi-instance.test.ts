@@ -1,5 +1,5 @@
 import { startFakeWps, type FakeWps } from '../../lib/testing';
-import { storedWps } from '../helpers/stored';
+import { storedRecord } from '../helpers/stored';
 import {
   connectRedis,
   deleteKeys,
@@ -62,7 +62,7 @@ describeRedis(
     async function storedTokens(cookie: string): Promise<{ accessToken: string; refreshToken: string; rev: number }> {
       const raw = await redis.get(`${prefix}sess:${sessionId(cookie)}`);
       if (raw === null) throw new Error('the session is not in Redis');
-      return storedWps(JSON.parse(raw))?.tokens as { accessToken: string; refreshToken: string; rev: number };
+      return storedRecord(JSON.parse(raw))?.tokens as { accessToken: string; refreshToken: string; rev: number };
     }
 
     function statuses(replies: Reply[]): number[] {

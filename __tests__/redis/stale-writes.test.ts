@@ -5,7 +5,7 @@ import { createMemoryRefreshLock, type RefreshLock, type WpsTokenRecord } from '
 import { regenerateSession, saveSession } from '../../lib/session/save';
 import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, memoryLogger, signIn } from '../helpers/app';
-import { storedWps, withStoredWps } from '../helpers/stored';
+import { RECORD_KEY, storedRecord, withStoredRecord } from '../helpers/stored';
 import { FIRST_JEST_PROJECT } from './helpers';
 
 // These run without Redis: the session guard and the refresh lock's fallback work the same on any store.
@@ -72,21 +72,23 @@ function harness(fake: FakeWps, options: { resave?: boolean; timeoutMs?: number 
     app.get('/slow-touch', (req, res) => {
       req.session.hits = (req.session.hits ?? 0) + 1;
       enter();
-      void armed.then(() => res.json({ rev: req.session.wps?.tokens?.rev }));
+      void armed.then(() => res.json({ rev: storedRecord(req.session)?.tokens?.rev }));
     });
     app.get('/slow-read', (req, res) => {
       enter();
-      void armed.then(() => res.json({ rev: req.session.wps?.tokens?.rev }));
+      void armed.then(() => res.json({ rev: storedRecord(req.session)?.tokens?.rev }));
     });
     // Signs in again under a new session id, then a sibling stores a newer record under that id before we answer.
     app.get('/test/regenerate-race', async (req, res, next) => {
       try {
-        const tokens = req.session.wps?.tokens as WpsTokenRecord;
+        const tokens = storedRecord(req.session)?.tokens as WpsTokenRecord;
         await regenerateSession(req);
-        req.session.wps = { tokens: { ...tokens, rev: 1 } };
+        req.session[RECORD_KEY] = { tokens: { ...tokens, rev: 1 } };
         await saveSession(req.session);
         const newer: WpsTokenRecord = { ...tokens, accessToken: 'sibling-access-token', rev: 2 };
-        await new Promise((r) => store.set(req.sessionID, { cookie: req.session.cookie, wps: { tokens: newer } }, r));
+        await new Promise((r) =>
+          store.set(req.sessionID, { cookie: req.session.cookie, [RECORD_KEY]: { tokens: newer } }, r),
+        );
         req.session.marker = 'written at the end of this request';
         res.json({ sid: req.sessionID });
       } catch (err) {
@@ -115,13 +117,13 @@ function stored(store: MemoryStore, sid: string): Promise<SessionData | null | u
 }
 
 function storedTokens(store: MemoryStore, sid: string): Promise<WpsTokenRecord | undefined> {
-  return stored(store, sid).then((data) => storedWps(data)?.tokens);
+  return stored(store, sid).then((data) => storedRecord(data)?.tokens);
 }
 
 /** Write a record to the store as another instance's refresh would. */
 async function siblingRefreshes(fake: FakeWps, store: MemoryStore, sid: string): Promise<WpsTokenRecord> {
   const data = (await stored(store, sid)) as SessionData;
-  const current = storedWps(data)?.tokens as WpsTokenRecord;
+  const current = storedRecord(data)?.tokens as WpsTokenRecord;
   const pair = fake.mintTokens();
   const record: WpsTokenRecord = {
     accessToken: pair.access_token,
@@ -130,7 +132,7 @@ async function siblingRefreshes(fake: FakeWps, store: MemoryStore, sid: string):
     expiresAt: Date.now() + pair.expires_in * 1000,
     rev: current.rev + 1,
   };
-  await new Promise((r) => store.set(sid, withStoredWps(data, { ...storedWps(data), tokens: record }), r));
+  await new Promise((r) => store.set(sid, withStoredRecord(data, { ...storedRecord(data), tokens: record }), r));
   return record;
 }
 
@@ -177,7 +179,7 @@ describe('a request that loaded the session before a refresh and saves after it'
     expect((await slow).status).toBe(200);
 
     const after = await stored(h.store, sid);
-    expect(storedWps(after)?.tokens).toEqual(refreshed);
+    expect(storedRecord(after)?.tokens).toEqual(refreshed);
     if (!resave) expect(after?.hits).toBe(1);
     expect(h.logger.lines.filter((l) => l.includes('kept the newer tokens'))).toEqual([
       `debug express-wps-oauth: kept the newer tokens from the session store over this request's older copy {"rev":${refreshed.rev}}`,
@@ -197,8 +199,8 @@ describe('a request that loaded the session before a refresh and saves after it'
     const { sid } = (await agent.get('/test/regenerate-race').expect(200)).body as { sid: string };
     const after = await stored(h.store, sid);
     expect(after?.marker).toBe('written at the end of this request');
-    expect(storedWps(after)?.tokens?.rev).toBe(2);
-    expect(storedWps(after)?.tokens?.accessToken).toBe('sibling-access-token');
+    expect(storedRecord(after)?.tokens?.rev).toBe(2);
+    expect(storedRecord(after)?.tokens?.accessToken).toBe('sibling-access-token');
   });
 
   it('waits for a refresh in flight elsewhere before saving a session whose token is due, then keeps its result', async () => {
@@ -215,7 +217,7 @@ describe('a request that loaded the session before a refresh and saves after it'
     expect((await touch).status).toBe(200);
 
     const after = await stored(h.store, sid);
-    expect(storedWps(after)?.tokens).toEqual(newer);
+    expect(storedRecord(after)?.tokens).toEqual(newer);
     expect(after?.hits).toBe(1);
     // It adopted the result without taking the lock, which the sibling still holds.
     expect(await h.lock.inner.acquire(sid, 10_000)).toBeNull();

@@ -1,7 +1,7 @@
 // Compile-time tests, checked by `tsc --noEmit` (part of `npm test`); Jest does not run this file.
 import express, { type Request, type RequestHandler } from 'express';
 import { expectTypeOf } from 'expect-type';
-import { requireWpsToken, wpsAuth, type WpsContext, type WpsSessionData, type WpsTokenRecord } from '../../lib';
+import { requireWpsToken, wpsAuth, type WpsContext, type WpsTokenRecord } from '../../lib';
 
 // req.wps, as every handler sees it once the package is imported.
 expectTypeOf<Request['wps']>().toEqualTypeOf<WpsContext>();
@@ -10,6 +10,7 @@ expectTypeOf<Request['wps']['accessToken']>().toEqualTypeOf<string | undefined>(
 expectTypeOf<Request['wps']['getAccessToken']>().toEqualTypeOf<() => Promise<string>>();
 expectTypeOf<Request['wps']['expiresAt']>().toEqualTypeOf<Date | undefined>();
 expectTypeOf<Request['wps']['logout']>().toEqualTypeOf<() => Promise<void>>();
+expectTypeOf<Request['wps']['refresh']>().toEqualTypeOf<() => Promise<string>>();
 
 declare const ctx: WpsContext;
 // @ts-expect-error expiresAt is read-only: it follows the session's tokens.
@@ -24,10 +25,12 @@ app.get('/files/:id', requireWpsToken(), (req, res) => {
   res.json({ signedIn: req.wps.isAuthenticated(), until: req.wps.expiresAt?.toISOString() });
 });
 
-// req.session.wps: one namespaced, optional key on express-session's SessionData.
+// The library's record in the session is private: its key is reserved and typed as unknown (never an object the
+// app could rely on), and the old public key is gone.
 declare const req: Request;
-expectTypeOf(req.session.wps).toEqualTypeOf<WpsSessionData | undefined>();
-expectTypeOf<NonNullable<Request['session']['wps']>['tokens']>().toEqualTypeOf<WpsTokenRecord | undefined>();
+expectTypeOf(req.session.wpsAuth).toEqualTypeOf<unknown>();
+// @ts-expect-error req.session.wps is not part of the API: read req.wps
+void req.session.wps;
 expectTypeOf<WpsTokenRecord>().toEqualTypeOf<{
   accessToken: string;
   refreshToken?: string;
@@ -36,13 +39,6 @@ expectTypeOf<WpsTokenRecord>().toEqualTypeOf<{
   refreshExpiresAt?: number;
   rev: number;
 }>();
-expectTypeOf<NonNullable<WpsSessionData['pending']>[number]>().toEqualTypeOf<{
-  state: string;
-  returnTo: string;
-  createdAt: number;
-}>();
-// @ts-expect-error a token record needs an access token and its expiry
-req.session.wps = { tokens: { tokenType: 'bearer', rev: 1 } };
 
 // Both factories give plain Express middleware.
 expectTypeOf(wpsAuth).returns.toEqualTypeOf<RequestHandler>();

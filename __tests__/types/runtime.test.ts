@@ -6,6 +6,7 @@ import { ERROR_STATUS } from '../../lib/errors';
 import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signIn, type TestApp } from '../helpers/app';
 import { DOCUMENTED_ERROR_CODES } from './documented-codes';
+import { storedRecord } from '../helpers/stored';
 
 /** Set per Jest project in jest.config.js. */
 declare const EXPRESS_MAJOR: number;
@@ -29,8 +30,8 @@ beforeEach(() => {
       accessToken: req.wps.accessToken === undefined ? 'undefined' : typeof req.wps.accessToken,
       expiresAt: req.wps.expiresAt instanceof Date ? 'Date' : String(req.wps.expiresAt),
       authenticated: req.wps.isAuthenticated(),
-      sessionKeys: Object.keys(req.session.wps ?? {}).sort(),
-      tokenKeys: Object.keys(req.session.wps?.tokens ?? {}).sort(),
+      sessionKeys: Object.keys(storedRecord(req.session) ?? {}).sort(),
+      tokenKeys: Object.keys(storedRecord(req.session)?.tokens ?? {}).sort(),
     });
   });
 });

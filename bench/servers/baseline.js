@@ -34,7 +34,8 @@ start(async (origin) => {
   const app = express();
   app.use(sessionMiddleware());
   app.get('/login', (req, res) => {
-    if (sized) req.session.wps = JSON.stringify(sizedPayload());
+    // The same key and stored form as the library's record (one JSON string under `wpsAuth`).
+    if (sized) req.session.wpsAuth = JSON.stringify(sizedPayload());
     else req.session.user = { id: 'bench-user-1', name: 'Bench User' };
     res.json({ ok: true });
   });

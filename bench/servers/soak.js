@@ -4,6 +4,7 @@
 // Needs --expose-gc.
 const { start } = require('./common');
 const { buildOursApp } = require('./ours-app');
+const { expireAccessToken } = require('express-wps-oauth/testing');
 
 const EVERY = Number(process.argv[2] ?? 1000);
 
@@ -16,8 +17,7 @@ start(async (origin) => {
   // requireWpsToken refreshes through the real fake WPS (single-flight, lock, store re-read, save).
   function expireEvery(req, _res, next) {
     served++;
-    const tokens = req.session.wps?.tokens;
-    if (served % EVERY === 0 && tokens !== undefined) tokens.expiresAt = Date.now() - 1;
+    if (served % EVERY === 0) expireAccessToken(req);
     next();
   }
   const ours = await buildOursApp(origin, { beforeGuard: [expireEvery] });

@@ -11,6 +11,7 @@ const session = require('express-session');
 const { RedisStore } = require('connect-redis');
 const { createClient } = require('redis');
 const { wpsAuth, requireWpsToken, redisRefreshLock } = require('express-wps-oauth');
+const { expireAccessToken } = require('express-wps-oauth/testing');
 
 const env = process.env;
 const NAME = env.INSTANCE_NAME;
@@ -81,36 +82,38 @@ async function main() {
     }),
   );
 
-  app.get('/', (req, res) => {
-    const tokens = req.session.wps?.tokens;
+  app.get('/', (req, res, next) => {
+    if (!req.wps.isAuthenticated()) return home(req, res);
+    // Signed in: show which access token this instance uses (refreshed first if it has expired).
+    req.wps.getAccessToken().then(() => home(req, res), next);
+  });
+
+  function home(req, res) {
     const peer = `<a href="http://localhost:${Number(env.PEER_PORT)}/">instance ${escapeHtml(env.PEER_NAME)}</a>`;
     const body = req.wps.isAuthenticated()
-      ? `<p>Signed in. Token revision <b>${tokens.rev}</b> (access token <code>${fingerprint(tokens.accessToken)}</code>),
-expires ${escapeHtml(new Date(tokens.expiresAt).toISOString())}. Open ${peer}: same session.</p>
+      ? `<p>Signed in. Access token <code>${fingerprint(req.wps.accessToken ?? '')}</code>,
+expires ${escapeHtml(req.wps.expiresAt?.toISOString() ?? '')}. Open ${peer}: same session.</p>
 <form method="post" action="/demo/expire"><button>Expire my access token</button></form>
 <form method="post" action="/demo/storm"><button>Storm: expire it, then ${STORM_SIZE} requests across both instances</button></form>
 <form method="post" action="/auth/wps/logout"><button>Sign out</button></form>`
       : `<p>Not signed in. <a href="/auth/wps/login">Sign in with WPS</a> (the fake WPS signs you in at once).</p>
 <p>Then open ${peer}: it knows you too.</p>`;
     res.type('html').send(page(`Instance ${NAME} (port ${PORT}, pid ${process.pid})`, body));
-  });
+  }
 
   app.get('/api/token', requireWpsToken({ unauthenticated: 'error' }), (req, res) => {
-    res.json({ instance: NAME, rev: req.session.wps.tokens.rev, token: fingerprint(req.wps.accessToken) });
+    res.json({ instance: NAME, token: fingerprint(req.wps.accessToken) });
   });
 
   app.post('/demo/expire', (req, res) => {
-    const tokens = req.session.wps?.tokens;
-    if (tokens) tokens.expiresAt = Date.now() - 1000;
+    expireAccessToken(req);
     res.redirect(303, '/');
   });
 
   // Expires the token, then sends STORM_SIZE concurrent requests with this user's cookie, half to each instance.
   app.post('/demo/storm', async (req, res, next) => {
     try {
-      const tokens = req.session.wps?.tokens;
-      if (!tokens) return res.redirect(303, '/');
-      tokens.expiresAt = Date.now() - 1000;
+      if (!expireAccessToken(req)) return res.redirect(303, '/');
       await new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
       const ports = [PORT, Number(env.PEER_PORT)];
       const urls = Array.from({ length: STORM_SIZE }, (_, i) => `http://127.0.0.1:${ports[i % 2]}/api/token`);
@@ -118,7 +121,7 @@ expires ${escapeHtml(new Date(tokens.expiresAt).toISOString())}. Open ${peer}: s
       const ok = replies.filter((r) => r.status === 200);
       const byInstance = {};
       for (const r of ok) byInstance[r.body.instance] = (byInstance[r.body.instance] ?? 0) + 1;
-      const distinct = [...new Set(ok.map((r) => `${r.body.token} (revision ${r.body.rev})`))];
+      const distinct = [...new Set(ok.map((r) => r.body.token))];
       say(`storm: ${ok.length}/${STORM_SIZE} answered 200, ${distinct.length} distinct access token(s)`);
       res.type('html').send(
         page(

@@ -4,8 +4,8 @@ import { IncomingMessage } from 'node:http';
 import { apiSettingsOf, createApi } from '../wps/api';
 import type { ResolvedConfig } from '../config';
 import type { Refresher } from '../refresh/refresher';
-import { wpsOf } from '../session/record';
-import { regenerateSession, wpsDataOf } from '../session/save';
+import { recordOf, writableRecordOf } from '../session/record';
+import { regenerateSession } from '../session/save';
 import type { TokenClient } from '../wps/token-client';
 import { canRefresh, isTokenRecord } from '../session/token-record';
 import type { WpsContext, WpsLogger, WpsTokenRecord, WpsUser } from '../types';
@@ -33,7 +33,7 @@ export class WpsRequestContext implements WpsContext {
   ) {}
 
   private get tokens(): WpsTokenRecord | undefined {
-    const tokens = wpsOf(this.req.session)?.tokens;
+    const tokens = recordOf(this.req.session)?.tokens;
     return isTokenRecord(tokens) ? tokens : undefined;
   }
 
@@ -75,7 +75,7 @@ export class WpsRequestContext implements WpsContext {
   }
 
   get user(): WpsUser | undefined {
-    const user = wpsOf(this.req.session)?.user;
+    const user = recordOf(this.req.session)?.user;
     return this.tokens !== undefined && isWpsUser(user) ? user : undefined;
   }
 
@@ -83,7 +83,7 @@ export class WpsRequestContext implements WpsContext {
     const known = this.user;
     if (known !== undefined) return known;
     const user = await fetchCurrentUser(this.api);
-    const data = wpsDataOf(this.req.session);
+    const data = writableRecordOf(this.req.session);
     data.user = user;
     return user;
   }

@@ -2,8 +2,8 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { contextOf } from './context';
 import { WpsAuthError } from '../errors';
 import { calledAsMiddleware } from './misuse';
-import { wpsOf } from '../session/record';
-import { isTokenRecord } from '../session/token-record';
+import { recordOf } from '../session/record';
+import { isFresh, isTokenRecord } from '../session/token-record';
 import type { RequireWpsTokenOptions, UnauthenticatedMode } from '../types';
 
 const MODES: readonly UnauthenticatedMode[] = ['auto', 'redirect', 'error'];
@@ -63,8 +63,8 @@ export function requireWpsToken(options?: RequireWpsTokenOptions): RequestHandle
       return;
     }
     const { config } = ctx.runtime;
-    const tokens = wpsOf(req.session)?.tokens;
-    if (isTokenRecord(tokens) && tokens.expiresAt - config.refreshSkewMs > Date.now()) {
+    const tokens = recordOf(req.session)?.tokens;
+    if (isTokenRecord(tokens) && isFresh(tokens, config.refreshSkewMs, Date.now())) {
       ctx.accessToken = tokens.accessToken;
       next();
       return;

@@ -4,11 +4,11 @@ import { attachContext, WpsRequestContext, type Runtime } from './context';
 import { cleanExternalText, WpsAuthError } from '../errors';
 import { createLog } from '../logger';
 import { calledAsMiddleware, handleAsync } from './misuse';
-import { packWps, wpsOf } from '../session/record';
+import { recordOf, replaceRecord, writableRecordOf } from '../session/record';
 import { Refresher } from '../refresh/refresher';
 import { safeReturnTo } from './return-to';
 import { SealedSessions } from '../session/sealed-sessions';
-import { regenerateSession, saveSession, wpsDataOf } from '../session/save';
+import { regenerateSession, saveSession } from '../session/save';
 import { addPendingLogin, newState, takePendingLogin } from '../session/login-state';
 import { TokenClient } from '../wps/token-client';
 import { TokenSealer } from '../session/token-sealer';
@@ -56,7 +56,7 @@ function routes(config: ResolvedConfig, runtime: Runtime) {
   async function login(req: Request, res: Response): Promise<void> {
     const returnTo = safeReturnTo(req.query.returnTo) ?? config.defaultReturnTo;
     const state = newState();
-    const data = wpsDataOf(req.session);
+    const data = writableRecordOf(req.session);
     addPendingLogin(data, { state, returnTo, createdAt: Date.now() }, config.maxPendingLogins, config.stateTtlMs);
     await saveSession(req.session);
     log.debug('login: redirecting to WPS', { pending: data.pending?.length });
@@ -68,7 +68,7 @@ function routes(config: ResolvedConfig, runtime: Runtime) {
     const now = Date.now();
     const state = printable(single(query.state), MAX_STATE);
     const takeLogin = () =>
-      state === undefined ? undefined : takePendingLogin(wpsOf(req.session), state, now, config.stateTtlMs);
+      state === undefined ? undefined : takePendingLogin(recordOf(req.session), state, now, config.stateTtlMs);
 
     if (query.error !== undefined) {
       if (takeLogin() === undefined) throw stateMismatch();
@@ -98,11 +98,13 @@ function routes(config: ResolvedConfig, runtime: Runtime) {
     log.debug('callback: code exchanged', { ms: Date.now() - started });
     const record = toTokenRecord(tokenResponse, Date.now());
     const user = await afterCodeExchange(req, config, log, record);
-    const otherTabs = wpsOf(req.session)?.pending;
+    const otherTabs = recordOf(req.session)?.pending;
     await regenerateSession(req);
-    const data = packWps(otherTabs === undefined ? { tokens: record } : { tokens: record, pending: otherTabs });
+    const data = replaceRecord(
+      req.session,
+      otherTabs === undefined ? { tokens: record } : { tokens: record, pending: otherTabs },
+    );
     if (user !== undefined) data.user = user;
-    req.session.wps = data;
     await saveSession(req.session);
     log.debug('callback: signed in', { ms: Date.now() - started });
     res.redirect(302, pending.returnTo);
@@ -159,7 +161,7 @@ export function wpsAuth(options?: WpsAuthOptions): RequestHandler {
     attachContext(req, res, new WpsRequestContext(req, runtime));
     // Only a session that already holds tokens can write stale ones back; anonymous requests skip the guard.
     // (wpsOf also unpacks the stored string here, so the app finds req.session.wps an object.)
-    if (wpsOf(req.session)?.tokens !== undefined) runtime.refresher.guard.protect(req.session);
+    if (recordOf(req.session)?.tokens !== undefined) runtime.refresher.guard.protect(req.session);
     const method = req.method;
     if (method === 'GET' || method === 'HEAD' || method === 'POST') {
       const url = req.url;

@@ -2,11 +2,11 @@ import type { Request } from 'express';
 import type { ResolvedConfig } from '../config';
 import { WpsAuthError } from '../errors';
 import { LockKeeper, pollDelay, POLL_SLACK_MS } from './refresh-lock';
-import { wpsOf } from '../session/record';
-import { isNewer, readStoredTokens, wpsDataOf, writeSession } from '../session/save';
+import { readStoredTokens, recordOf, writableRecordOf } from '../session/record';
+import { writeSession } from '../session/save';
 import { SessionGuard } from './session-guard';
 import type { TokenClient } from '../wps/token-client';
-import { canRefresh, isTokenRecord, toTokenRecord } from '../session/token-record';
+import { canRefresh, isFresh, isNewer, isTokenRecord, toTokenRecord } from '../session/token-record';
 import type { WpsLogger, WpsTokenRecord } from '../types';
 
 /** How one refresh ended, shared by every request of the session that waited for it. */
@@ -58,13 +58,13 @@ export class Refresher {
    * `force` is set (then a failed refresh rejects instead of serving the old token).
    */
   async getFreshToken(req: Request, force = false): Promise<string> {
-    const data = wpsOf(req.session);
+    const data = recordOf(req.session);
     const tokens = data?.tokens;
     const now = Date.now();
     if (data === undefined || !isTokenRecord(tokens)) {
       throw new WpsAuthError('login_required', 'Sign in with WPS first: this session has no WPS tokens');
     }
-    if (!force && tokens.expiresAt - this.config.refreshSkewMs > now) return tokens.accessToken;
+    if (!force && isFresh(tokens, this.config.refreshSkewMs, now)) return tokens.accessToken;
     if (!canRefresh(tokens, now)) {
       if (tokens.expiresAt > now) return tokens.accessToken;
       delete data.tokens;
@@ -79,7 +79,7 @@ export class Refresher {
     }
     const outcome = await flight;
 
-    const session = wpsDataOf(req.session);
+    const session = writableRecordOf(req.session);
     if (outcome.kind === 'fresh') {
       session.tokens = outcome.record;
       return outcome.record.accessToken;
@@ -131,7 +131,7 @@ export class Refresher {
   }
 
   private isFresh(record: WpsTokenRecord): boolean {
-    return record.expiresAt - this.config.refreshSkewMs > Date.now();
+    return isFresh(record, this.config.refreshSkewMs, Date.now());
   }
 
   private async refreshHoldingLock(req: Request, tokens: WpsTokenRecord): Promise<Outcome> {
@@ -171,7 +171,7 @@ export class Refresher {
 
   /** Write the outcome to the store before the lock is released, so other processes see it. */
   private async persist(req: Request, record: WpsTokenRecord | undefined): Promise<void> {
-    const data = wpsDataOf(req.session);
+    const data = writableRecordOf(req.session);
     if (record === undefined) delete data.tokens;
     else data.tokens = record;
     try {

@@ -2,9 +2,9 @@ import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import type { ResolvedConfig } from '../config';
 import { pollDelay, POLL_SLACK_MS, type Lease, type LockKeeper } from './refresh-lock';
-import { wpsOf } from '../session/record';
-import { isNewer, ownSave, readStoredTokens, shadowSave, wpsDataOf, type SaveFn } from '../session/save';
-import { canRefresh, isTokenRecord } from '../session/token-record';
+import { readStoredTokens, recordOf, writableRecordOf } from '../session/record';
+import { ownSave, shadowSave, type SaveFn } from '../session/save';
+import { canRefresh, isNewer, isTokenRecord } from '../session/token-record';
 import type { WpsLogger, WpsTokenRecord } from '../types';
 
 /** Instances' clocks and `refreshSkewSeconds` may differ a little: start guarding this much earlier. */
@@ -59,7 +59,7 @@ export class SessionGuard {
 
   /** Make the outgoing session hold the newest token record; resolves with a lease to release after the write. */
   private async reconcile(session: StoredSession): Promise<Lease | null> {
-    const outgoing = wpsOf(session)?.tokens;
+    const outgoing = recordOf(session)?.tokens;
     const req = session.req;
     if (!isTokenRecord(outgoing) || req?.sessionStore === undefined) return null;
     const sid = session.id;
@@ -93,7 +93,7 @@ export class SessionGuard {
   }
 
   private adopt(session: StoredSession, stored: WpsTokenRecord): void {
-    const data = wpsDataOf(session);
+    const data = writableRecordOf(session);
     data.tokens = stored;
     this.log.debug("kept the newer tokens from the session store over this request's older copy", { rev: stored.rev });
   }

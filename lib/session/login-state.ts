@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { PendingLogin, WpsSessionData } from '../types';
+import type { PendingLogin, WpsSessionRecord } from './record';
 
 /** A new CSRF `state`: 256 random bits, URL-safe. */
 export function newState(): string {
@@ -25,13 +25,13 @@ function isPendingLogin(value: unknown): value is PendingLogin {
 }
 
 /** The well-formed pending logins of `data`, whatever the store handed back. */
-function pendingOf(data: WpsSessionData | undefined): PendingLogin[] {
+function pendingOf(data: WpsSessionRecord | undefined): PendingLogin[] {
   const pending: unknown = data?.pending;
   return Array.isArray(pending) ? pending.filter(isPendingLogin) : [];
 }
 
 /** Record a started login; drops expired ones and, past `max`, the oldest. */
-export function addPendingLogin(data: WpsSessionData, login: PendingLogin, max: number, ttlMs: number): void {
+export function addPendingLogin(data: WpsSessionRecord, login: PendingLogin, max: number, ttlMs: number): void {
   const live = pendingOf(data).filter((p) => login.createdAt - p.createdAt < ttlMs);
   live.push(login);
   data.pending = live.slice(-max);
@@ -42,7 +42,7 @@ export function addPendingLogin(data: WpsSessionData, login: PendingLogin, max: 
  * Every entry is compared in constant time, so the time taken says nothing about how close a guess was.
  */
 export function takePendingLogin(
-  data: WpsSessionData | undefined,
+  data: WpsSessionRecord | undefined,
   state: string,
   now: number,
   ttlMs: number,

@@ -1,8 +1,5 @@
 import type { Request } from 'express';
-import type { Session, SessionData } from 'express-session';
-import { packWps, readWps, wpsOf } from './record';
-import { isTokenRecord } from './token-record';
-import type { WpsSessionData, WpsTokenRecord } from '../types';
+import type { Session } from 'express-session';
 
 /** A session's `save` as a function value: called with the session as `this` (never detached from it). */
 export type SaveFn = (this: Session, callback?: (err: unknown) => void) => unknown;
@@ -18,14 +15,6 @@ const OWN_SAVE = Symbol('express-wps-oauth.ownSave');
 const hasOwn = (o: object, key: PropertyKey): boolean => Object.prototype.hasOwnProperty.call(o, key);
 
 type Shadowed = Session & { [OWN_SAVE]?: SaveFn };
-
-/**
- * The session's `wps` object, created when missing. Sessions come from a store: a value that is not an object
- * (corrupted, or written by something else) is replaced rather than trusted.
- */
-export function wpsDataOf(session: Partial<SessionData>): WpsSessionData {
-  return wpsOf(session) ?? (session.wps = packWps({}));
-}
 
 /** Persist the session now (before a redirect): through the session guard when there is one. */
 export function saveSession(session: Session): Promise<void> {
@@ -75,34 +64,6 @@ export async function regenerateSession(req: Request): Promise<void> {
     old.regenerate((err?: unknown) => (err ? reject(toError(err)) : resolve())),
   );
   if (guarded !== undefined) shadowSave(req.session, guarded);
-}
-
-/**
- * The token record as the session store holds it right now — another request or process may have rotated it
- * since this request loaded its session. `undefined` when the store has none or cannot say.
- */
-export function readStoredTokens(req: Request, sid: string = req.sessionID): Promise<WpsTokenRecord | undefined> {
-  const store = req.sessionStore;
-  if (store === undefined) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    try {
-      store.get(sid, (err: unknown, data?: SessionData | null) => {
-        const tokens = err ? undefined : readWps(data?.wps)?.tokens;
-        resolve(isTokenRecord(tokens) ? tokens : undefined);
-      });
-    } catch {
-      resolve(undefined);
-    }
-  });
-}
-
-/** Whether `candidate` is a later revision of the session's tokens than `than` (a missing `rev` counts as 0). */
-export function isNewer(candidate: WpsTokenRecord | undefined, than: WpsTokenRecord): candidate is WpsTokenRecord {
-  return candidate !== undefined && revOf(candidate) > revOf(than);
-}
-
-function revOf(record: WpsTokenRecord): number {
-  return typeof record.rev === 'number' && Number.isFinite(record.rev) ? record.rev : 0;
 }
 
 function toError(err: unknown): Error {

@@ -1,10 +1,10 @@
 import type { Request } from 'express';
 import type { SessionData, Store } from 'express-session';
 import { WpsAuthError } from '../errors';
-import { packWps, readWps } from './record';
+import { copyWithTokens, replaceRecord, storedRecordOf } from './record';
 import type { TokenSealer } from './token-sealer';
 import { isTokenRecord } from './token-record';
-import type { WpsLogger, WpsSessionData, WpsTokenRecord } from '../types';
+import type { WpsLogger, WpsTokenRecord } from '../types';
 
 /** Every session store already wrapped, with the keyring that wraps it. */
 const wrappedStores = new WeakMap<Store, string>();
@@ -15,41 +15,13 @@ const OTHER_KEYS =
 
 type StoreCallback = (err: unknown, session?: SessionData | null) => void;
 
-/** The `wps` object of a session, live or straight from the store (packed or not). */
-function wpsData(session: unknown): WpsSessionData | undefined {
-  return readWps((session as { wps?: unknown } | null | undefined)?.wps);
-}
-
 function tokensOf(session: unknown): unknown {
-  return wpsData(session)?.tokens;
-}
-
-/** `wps` with its `tokens` replaced (or removed, for `undefined`): a new packed object, the original untouched. */
-function wpsWith(session: object, tokens: unknown): WpsSessionData {
-  const wps: Record<string, unknown> = { ...wpsData(session) };
-  if (tokens === undefined) delete wps.tokens;
-  else wps.tokens = tokens;
-  return packWps(wps);
-}
-
-/**
- * A shallow copy of `session` — same prototype, every own property (the `cookie` object as is, which stores read)
- * — whose `wps.tokens` is `tokens`. The live `req.session`, and whatever object a store hands out, stay as they are.
- */
-function copyWithTokens<T extends object>(session: T, tokens: unknown): T {
-  const copy = Object.create(Object.getPrototypeOf(session) as object, Object.getOwnPropertyDescriptors(session)) as T;
-  Object.defineProperty(copy, 'wps', {
-    value: wpsWith(session, tokens),
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-  return copy;
+  return storedRecordOf(session)?.tokens;
 }
 
 /**
  * Keeps the token record encrypted in the session store, whichever express-session store it is: the store's
- * `get` opens `wps.tokens` and its `set` seals it, so the rest of the library — and the app — only ever sees plain
+ * `get` opens the record's tokens and its `set` seals them, so the rest of the library — and the app — only ever sees plain
  * records, and express-session's change detection hashes the plain session. `touch` and `destroy` never carry
  * tokens. Internal.
  */
@@ -74,7 +46,11 @@ export class SealedSessions {
     // Loaded through the store before it was wrapped: this request's session, or one loading while it was wrapped.
     const sealed = tokensOf(req.session);
     if (typeof sealed === 'string') {
-      req.session.wps = wpsWith(req.session, this.open(sealed, req.sessionID));
+      const record: Record<string, unknown> = { ...storedRecordOf(req.session) };
+      const tokens = this.open(sealed, req.sessionID);
+      if (tokens === undefined) delete record.tokens;
+      else record.tokens = tokens;
+      replaceRecord(req.session, record);
     }
     return undefined;
   }

@@ -40,6 +40,23 @@ export function canRefresh(record: WpsTokenRecord, now: number): boolean {
   return record.refreshToken !== undefined && (record.refreshExpiresAt === undefined || record.refreshExpiresAt > now);
 }
 
+/**
+ * Whether the access token stays valid for more than `skewMs` after `now`: no refresh needed yet. The one freshness
+ * rule, for the hot path, the refresher and the save guard alike.
+ */
+export function isFresh(record: WpsTokenRecord, skewMs: number, now: number): boolean {
+  return record.expiresAt - skewMs > now;
+}
+
+/** Whether `candidate` is a later revision of the session's tokens than `than` (a missing `rev` counts as 0). */
+export function isNewer(candidate: WpsTokenRecord | undefined, than: WpsTokenRecord): candidate is WpsTokenRecord {
+  return candidate !== undefined && revOf(candidate) > revOf(than);
+}
+
+function revOf(record: WpsTokenRecord): number {
+  return typeof record.rev === 'number' && Number.isFinite(record.rev) ? record.rev : 0;
+}
+
 /** Whether `value` looks like a token record (sessions come from a store: never trust their shape). */
 export function isTokenRecord(value: unknown): value is WpsTokenRecord {
   const r = value as WpsTokenRecord | null | undefined;

@@ -9,3 +9,4 @@ export type {
   RecordedRequest,
 } from './fake-wps';
 export { createTestClock, type TestClock } from './test-clock';
+export { expireAccessToken } from './expire';
