@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { createWpsAppClient, WpsApiError, WpsAuthError } from '../lib';
+import { createWpsAppClient, systemClock, WpsApiError, WpsAuthError } from '../lib';
 import { resolveAppClientConfig } from '../lib/config';
 import { startFakeWps, type FakeWps } from '../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, wait } from './helpers/app';
@@ -158,6 +158,7 @@ describe('createWpsAppClient options', () => {
       refreshSkewMs: 60_000,
       maxResponseBytes: 1024 * 1024,
       signRequests: false,
+      clock: systemClock,
     });
     expect(
       resolveAppClientConfig({ clientId: 'a', clientSecret: 'b', baseUrl: 'http://127.0.0.1:1/' }, {}).baseUrl,

@@ -1,4 +1,4 @@
-import { wpsAuth } from '../lib';
+import { systemClock, wpsAuth } from '../lib';
 import { resolveConfig } from '../lib/config';
 
 const valid = {
@@ -23,7 +23,23 @@ describe('wpsAuth options', () => {
       unauthenticated: 'auto',
       maxPendingLogins: 10,
       stateTtlMs: 600_000,
+      clock: systemClock,
     });
+  });
+
+  it('keeps a given clock as it is (a class instance with now() on its prototype), and refuses one without now()', () => {
+    class StoppedClock {
+      now(): number {
+        return 1_700_000_000_000;
+      }
+    }
+    const clock = new StoppedClock();
+    expect(resolveConfig({ ...valid, clock }, {}).clock).toBe(clock);
+    expect(() => resolveConfig({ ...valid, clock: {} as StoppedClock }, {})).toThrow(
+      new TypeError(
+        'express-wps-oauth: invalid wpsAuth options:\n  - clock must be an object with a now() method returning epoch milliseconds',
+      ),
+    );
   });
 
   it('reads clientId, clientSecret and redirectUri from the environment', () => {

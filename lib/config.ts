@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { systemClock, type WpsClock } from './clock';
 import { createMemoryRefreshLock } from './refresh/refresh-lock';
 import type { RefreshLock, UnauthenticatedMode, WpsAppClientOptions, WpsAuthOptions, WpsLogger } from './types';
 import { silentLogger } from './logger';
@@ -34,6 +35,8 @@ export interface ResolvedConfig {
   /** Sign `req.wps.api` requests with KSO-1. */
   signRequests: boolean;
   afterLogin: WpsAuthOptions['afterLogin'];
+  /** Where time comes from: token expiry, state age, lock TTLs. */
+  clock: WpsClock;
   /** The AES-256 keys for tokens at rest, derived: the first seals, all open. `undefined`: stored in the clear. */
   tokenKeys: Buffer[] | undefined;
 }
@@ -91,6 +94,14 @@ const maxResponseBytes = Joi.number()
   .min(1024)
   .default(1024 * 1024);
 const signRequests = Joi.boolean().default(false);
+// Kept as given (no clone): a clock may be a class instance whose now() lives on its prototype.
+export const clock = Joi.any()
+  .custom((value: unknown, helpers) =>
+    typeof value === 'object' && value !== null && typeof (value as { now?: unknown }).now === 'function'
+      ? value
+      : helpers.error('clock.type'),
+  )
+  .messages({ 'clock.type': '{{#label}} must be an object with a now() method returning epoch milliseconds' });
 
 const schema = Joi.object({
   clientId,
@@ -136,6 +147,7 @@ const schema = Joi.object({
   signRequests,
   afterLogin: fn.messages({ 'object.base': '{{#label}} must be a function: (req, login) => user or nothing' }),
   tokenEncryptionKey,
+  clock,
 });
 
 const appClientSchema = Joi.object({
@@ -146,6 +158,7 @@ const appClientSchema = Joi.object({
   refreshSkewSeconds,
   maxResponseBytes,
   signRequests,
+  clock,
 });
 
 /** Everything `createWpsAppClient` needs, resolved once. Internal. */
@@ -157,7 +170,11 @@ export interface ResolvedAppClientConfig {
   refreshSkewMs: number;
   maxResponseBytes: number;
   signRequests: boolean;
+  clock: WpsClock;
 }
+
+/** `T` with every key present and no `undefined`: what Joi hands back once defaults are filled in. */
+type Filled<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
 
 function validate<T>(joiSchema: Joi.ObjectSchema, input: Record<string, unknown>, what: string): T {
   const result = joiSchema.validate(input, { abortEarly: false, errors: { wrap: { label: false } } });
@@ -190,7 +207,11 @@ export function resolveAppClientConfig(
   const input: Record<string, unknown> = { ...options };
   if (input.clientId === undefined && env.WPS_CLIENT_ID) input.clientId = env.WPS_CLIENT_ID;
   if (input.clientSecret === undefined && env.WPS_CLIENT_SECRET) input.clientSecret = env.WPS_CLIENT_SECRET;
-  const v = validate<Required<WpsAppClientOptions>>(appClientSchema, input, 'createWpsAppClient');
+  const v = validate<Filled<Omit<WpsAppClientOptions, 'clock'>> & Pick<WpsAppClientOptions, 'clock'>>(
+    appClientSchema,
+    input,
+    'createWpsAppClient',
+  );
   return {
     clientId: v.clientId,
     clientSecret: v.clientSecret,
@@ -199,6 +220,7 @@ export function resolveAppClientConfig(
     refreshSkewMs: v.refreshSkewSeconds * 1000,
     maxResponseBytes: v.maxResponseBytes,
     signRequests: v.signRequests,
+    clock: v.clock ?? systemClock,
   };
 }
 
@@ -221,10 +243,13 @@ export function resolveConfig(
   if (input.redirectUri === undefined && env.WPS_REDIRECT_URI) input.redirectUri = env.WPS_REDIRECT_URI;
 
   const v = validate<
-    Required<
-      Omit<WpsAuthOptions, 'refreshLock' | 'logger' | 'scope' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey'>
+    Filled<
+      Omit<
+        WpsAuthOptions,
+        'refreshLock' | 'logger' | 'scope' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey' | 'clock'
+      >
     > &
-      Pick<WpsAuthOptions, 'refreshLock' | 'logger' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey'> & {
+      Pick<WpsAuthOptions, 'refreshLock' | 'logger' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey' | 'clock'> & {
         scope: string | string[];
       }
   >(schema, input, 'wpsAuth');
@@ -250,7 +275,7 @@ export function resolveConfig(
     maxPendingLogins: v.maxPendingLogins,
     stateTtlMs: 10 * 60 * 1000,
     lockTtlMs: v.timeoutMs + 5000,
-    refreshLock: v.refreshLock ?? createMemoryRefreshLock(),
+    refreshLock: v.refreshLock ?? createMemoryRefreshLock({ clock: v.clock }),
     logger: v.logger ?? silentLogger,
     fetchUser: v.fetchUser ?? scopes.includes('kso.user_base.read'),
     signRequests: v.signRequests,
@@ -259,5 +284,6 @@ export function resolveConfig(
       v.tokenEncryptionKey === undefined
         ? undefined
         : (Array.isArray(v.tokenEncryptionKey) ? v.tokenEncryptionKey : [v.tokenEncryptionKey]).map(deriveTokenKey),
+    clock: v.clock ?? systemClock,
   };
 }

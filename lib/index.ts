@@ -3,7 +3,11 @@ import './types';
 export { wpsAuth } from './express/wps-auth';
 export { requireWpsToken } from './express/require-token';
 export { WpsAuthError, type WpsAuthErrorCode, type WpsAuthErrorDetails } from './errors';
-export { createMemoryRefreshLock, RefreshLockUnavailableError } from './refresh/refresh-lock';
+export {
+  createMemoryRefreshLock,
+  RefreshLockUnavailableError,
+  type MemoryRefreshLockOptions,
+} from './refresh/refresh-lock';
 export { redisRefreshLock, type RedisLockClient, type RedisRefreshLockOptions } from './refresh/redis-lock';
 export { WpsApiError, type WpsApiErrorCode, type WpsApiErrorDetails } from './wps/api-error';
 export { createWpsAppClient } from './wps/app-client';

@@ -1,6 +1,7 @@
 import type { AxiosInstance } from 'axios';
 import type { Request } from 'express';
 import type {} from 'express-session';
+import type { WpsClock } from './clock';
 
 /**
  * What to do when `requireWpsToken` meets a request without usable tokens.
@@ -41,93 +42,93 @@ export interface WpsAuthOptions {
    * The app's APPID from the WPS developer console.
    * @default process.env.WPS_CLIENT_ID
    */
-  clientId?: string;
+  clientId?: string | undefined;
   /**
    * The app's APPKEY. Never appears in any message, log, error or response.
    * @default process.env.WPS_CLIENT_SECRET
    */
-  clientSecret?: string;
+  clientSecret?: string | undefined;
   /**
    * The absolute http(s) callback URL registered at WPS. Its path is where the callback route listens.
    * @default process.env.WPS_REDIRECT_URI
    * @example 'https://app.example.com/auth/wps/callback'
    */
-  redirectUri?: string;
+  redirectUri?: string | undefined;
   /**
    * Scopes to request: an array or a comma-separated string. Sent comma-joined, as WPS expects.
    * @default ['kso.user_base.read']
    */
-  scope?: string | string[];
+  scope?: string | string[] | undefined;
   /**
    * Origin of `/oauth2/auth` and `/oauth2/token`. Point it at the fake WPS in tests.
    * @default 'https://openapi.wps.cn'
    */
-  baseUrl?: string;
+  baseUrl?: string | undefined;
   /**
    * Path of the login route; `false` turns it off.
    * @default '/auth/wps/login'
    */
-  loginPath?: string | false;
+  loginPath?: string | false | undefined;
   /**
    * Path of the logout route (`GET` and `POST`); `false` turns it off.
    * @default '/auth/wps/logout'
    */
-  logoutPath?: string | false;
+  logoutPath?: string | false | undefined;
   /**
    * Where login and logout land when no safe `returnTo` was given. A same-origin path.
    * @default '/'
    */
-  defaultReturnTo?: string;
+  defaultReturnTo?: string | undefined;
   /**
    * Refresh this many seconds before the access token expires.
    * @default 60
    */
-  refreshSkewSeconds?: number;
+  refreshSkewSeconds?: number | undefined;
   /**
    * Limit, in milliseconds, for each call to WPS (the whole call, including a slowly dripping body).
    * @default 10000
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /**
    * What `requireWpsToken` does for a user without usable tokens; `requireWpsToken({ unauthenticated })`
    * overrides it per route.
    * @default 'auto'
    */
-  unauthenticated?: UnauthenticatedMode;
+  unauthenticated?: UnauthenticatedMode | undefined;
   /**
    * Largest response body accepted from WPS, in bytes; a larger one is refused as `wps_unavailable`, not buffered.
    * @default 1048576
    */
-  maxResponseBytes?: number;
+  maxResponseBytes?: number | undefined;
   /**
    * How many logins may be pending in one session at once (several tabs). The oldest is dropped first.
    * @default 10
    */
-  maxPendingLogins?: number;
+  maxPendingLogins?: number | undefined;
   /**
    * Serializes refreshes across processes. The default serializes within this process only; use
    * `redisRefreshLock(client)` when several instances share sessions.
    * @default an in-process lock
    */
-  refreshLock?: RefreshLock;
+  refreshLock?: RefreshLock | undefined;
   /**
    * Receives what the library has to say (never a secret or a token).
    * @default silent
    */
-  logger?: WpsLogger;
+  logger?: WpsLogger | undefined;
   /**
    * Fetch the signed-in user's profile (`GET /v7/users/current`) right after the code exchange and keep it in the
    * session as `req.wps.user`. A failure there does not fail the login: it is logged, and `req.wps.getUser()`
    * fetches the profile again on first use.
    * @default true when `scope` includes `kso.user_base.read`, else false
    */
-  fetchUser?: boolean;
+  fetchUser?: boolean | undefined;
   /**
    * Sign every `req.wps.api` request with WPS's KSO-1 scheme (`X-Kso-Date` and `X-Kso-Authorization`, keyed with
    * the APPKEY). Needed only when API signing is switched on for the app in the WPS developer console.
    * @default false
    */
-  signRequests?: boolean;
+  signRequests?: boolean | undefined;
   /**
    * Runs after a successful code exchange (and the profile fetch), before the session is regenerated and the
    * tokens are stored: map the WPS user onto your own account here. Throw to refuse the login: nothing is
@@ -142,7 +143,7 @@ export interface WpsAuthOptions {
    *   return { ...user!, accountId: account.id };
    * }
    */
-  afterLogin?: (req: Request, login: WpsLoginInfo) => WpsAfterLoginResult | Promise<WpsAfterLoginResult>;
+  afterLogin?: ((req: Request, login: WpsLoginInfo) => WpsAfterLoginResult | Promise<WpsAfterLoginResult>) | undefined;
   /**
    * Encrypt the token record in the session store (AES-256-GCM, bound to the session id), so that a dump of the
    * store shows no access or refresh token. A string (at least 32 random characters) is stretched with
@@ -153,7 +154,13 @@ export interface WpsAuthOptions {
    * @example
    * tokenEncryptionKey: [process.env.WPS_TOKEN_KEY!, process.env.WPS_TOKEN_KEY_OLD!] // new key first
    */
-  tokenEncryptionKey?: string | Buffer | Array<string | Buffer>;
+  tokenEncryptionKey?: string | Buffer | Array<string | Buffer> | undefined;
+  /**
+   * Where the library reads the time (token expiry and refresh, the age of a sign-in, refresh-lock TTLs). For
+   * tests: `createTestClock()` from `express-wps-oauth/testing` moves time forward without sleeping.
+   * @default systemClock
+   */
+  clock?: WpsClock | undefined;
 }
 
 /**
@@ -188,37 +195,43 @@ export interface WpsAppClientOptions {
    * The app's APPID.
    * @default process.env.WPS_CLIENT_ID
    */
-  clientId?: string;
+  clientId?: string | undefined;
   /**
    * The app's APPKEY. Never appears in any message, log, error or response.
    * @default process.env.WPS_CLIENT_SECRET
    */
-  clientSecret?: string;
+  clientSecret?: string | undefined;
   /**
    * Origin of `/oauth2/token` and the v7 API. Point it at the fake WPS in tests.
    * @default 'https://openapi.wps.cn'
    */
-  baseUrl?: string;
+  baseUrl?: string | undefined;
   /**
    * Limit, in milliseconds, for each call to WPS.
    * @default 10000
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /**
    * Get a new app token this many seconds before the cached one expires (at most half its lifetime).
    * @default 60
    */
-  refreshSkewSeconds?: number;
+  refreshSkewSeconds?: number | undefined;
   /**
    * Largest response body accepted from WPS, in bytes.
    * @default 1048576
    */
-  maxResponseBytes?: number;
+  maxResponseBytes?: number | undefined;
   /**
    * Sign every `api` request with KSO-1 (needed only when API signing is on for the app).
    * @default false
    */
-  signRequests?: boolean;
+  signRequests?: boolean | undefined;
+  /**
+   * Where the library reads the time (the app token's expiry). For
+   * tests: `createTestClock()` from `express-wps-oauth/testing` moves time forward without sleeping.
+   * @default systemClock
+   */
+  clock?: WpsClock | undefined;
 }
 
 /** What {@link createWpsAppClient} returns: the app's own access token, and the API as the app (no user). */
@@ -239,7 +252,7 @@ export interface WpsAppClient {
 /** Options of {@link requireWpsToken}. */
 export interface RequireWpsTokenOptions {
   /** Overrides `wpsAuth`'s `unauthenticated` for this route. */
-  unauthenticated?: UnauthenticatedMode;
+  unauthenticated?: UnauthenticatedMode | undefined;
 }
 
 /** The tokens of a signed-in session, as `afterLogin` sees them. Times are epoch milliseconds. */

@@ -1,6 +1,14 @@
 // Compile-time tests, checked by `tsc --noEmit` (part of `npm test`); Jest does not run this file.
 import { expectTypeOf } from 'expect-type';
-import { requireWpsToken, wpsAuth, type RefreshLock, type WpsAuthOptions, type WpsLogger } from '../../lib';
+import {
+  createWpsAppClient,
+  redisRefreshLock,
+  requireWpsToken,
+  wpsAuth,
+  type RefreshLock,
+  type WpsAuthOptions,
+  type WpsLogger,
+} from '../../lib';
 
 // Everything is optional (environment variables supply the three required values).
 wpsAuth();
@@ -59,3 +67,48 @@ wpsAuth('client-id');
 expectTypeOf<WpsAuthOptions['unauthenticated']>().toEqualTypeOf<'auto' | 'redirect' | 'error' | undefined>();
 expectTypeOf<WpsAuthOptions['loginPath']>().toEqualTypeOf<string | false | undefined>();
 expectTypeOf(badLock).toEqualTypeOf<RefreshLock>();
+
+// tsconfig.json sets exactOptionalPropertyTypes (as `tsc --init` does): every option the runtime defaults — from
+// an environment variable or a built-in default — also takes `undefined`, so `process.env.X` can be passed as is.
+declare const maybeString: string | undefined;
+declare const maybeNumber: number | undefined;
+wpsAuth({
+  clientId: process.env.WPS_CLIENT_ID,
+  clientSecret: process.env.WPS_CLIENT_SECRET,
+  redirectUri: process.env.WPS_REDIRECT_URI,
+  tokenEncryptionKey: process.env.WPS_TOKEN_KEY,
+  baseUrl: maybeString,
+  scope: maybeString,
+  loginPath: maybeString,
+  logoutPath: maybeString,
+  defaultReturnTo: maybeString,
+  refreshSkewSeconds: maybeNumber,
+  timeoutMs: maybeNumber,
+  unauthenticated: undefined,
+  maxResponseBytes: maybeNumber,
+  maxPendingLogins: maybeNumber,
+  refreshLock: undefined,
+  logger: undefined,
+  fetchUser: undefined,
+  signRequests: undefined,
+  afterLogin: undefined,
+  clock: undefined,
+});
+createWpsAppClient({
+  clientId: process.env.WPS_CLIENT_ID,
+  clientSecret: process.env.WPS_CLIENT_SECRET,
+  baseUrl: maybeString,
+  timeoutMs: maybeNumber,
+  refreshSkewSeconds: maybeNumber,
+  maxResponseBytes: maybeNumber,
+  signRequests: undefined,
+  clock: undefined,
+});
+requireWpsToken({ unauthenticated: undefined });
+redisRefreshLock(
+  { set: () => Promise.resolve('OK'), eval: () => Promise.resolve(1) },
+  { prefix: maybeString, commandTimeoutMs: maybeNumber },
+);
+// …but `undefined` is still no value for an option without a default.
+// @ts-expect-error the lock is an object with acquire and release
+wpsAuth({ refreshLock: null });

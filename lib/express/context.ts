@@ -40,7 +40,7 @@ export class WpsRequestContext implements WpsContext {
   isAuthenticated(): boolean {
     const tokens = this.tokens;
     if (tokens === undefined) return false;
-    const now = Date.now();
+    const now = this.runtime.config.clock.now();
     return tokens.expiresAt > now || canRefresh(tokens, now);
   }
 

@@ -64,7 +64,7 @@ export function requireWpsToken(options?: RequireWpsTokenOptions): RequestHandle
     }
     const { config } = ctx.runtime;
     const tokens = recordOf(req.session)?.tokens;
-    if (isTokenRecord(tokens) && isFresh(tokens, config.refreshSkewMs, Date.now())) {
+    if (isTokenRecord(tokens) && isFresh(tokens, config.refreshSkewMs, config.clock.now())) {
       ctx.accessToken = tokens.accessToken;
       next();
       return;

@@ -57,7 +57,12 @@ function routes(config: ResolvedConfig, runtime: Runtime) {
     const returnTo = safeReturnTo(req.query.returnTo) ?? config.defaultReturnTo;
     const state = newState();
     const data = writableRecordOf(req.session);
-    addPendingLogin(data, { state, returnTo, createdAt: Date.now() }, config.maxPendingLogins, config.stateTtlMs);
+    addPendingLogin(
+      data,
+      { state, returnTo, createdAt: config.clock.now() },
+      config.maxPendingLogins,
+      config.stateTtlMs,
+    );
     await saveSession(req.session);
     log.debug('login: redirecting to WPS', { pending: data.pending?.length });
     res.redirect(302, authorizePrefix + state);
@@ -65,7 +70,7 @@ function routes(config: ResolvedConfig, runtime: Runtime) {
 
   async function callback(req: Request, res: Response): Promise<void> {
     const query = req.query as Record<string, unknown>;
-    const now = Date.now();
+    const now = config.clock.now();
     const state = printable(single(query.state), MAX_STATE);
     const takeLogin = () =>
       state === undefined ? undefined : takePendingLogin(recordOf(req.session), state, now, config.stateTtlMs);
@@ -96,7 +101,7 @@ function routes(config: ResolvedConfig, runtime: Runtime) {
     const started = Date.now();
     const tokenResponse = await client.exchangeCode(code);
     log.debug('callback: code exchanged', { ms: Date.now() - started });
-    const record = toTokenRecord(tokenResponse, Date.now());
+    const record = toTokenRecord(tokenResponse, config.clock.now());
     const user = await afterCodeExchange(req, config, log, record);
     const otherTabs = recordOf(req.session)?.pending;
     await regenerateSession(req);

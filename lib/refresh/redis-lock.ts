@@ -25,13 +25,13 @@ export interface RedisRefreshLockOptions {
    * Prepended to every lock key (the key is the session id).
    * @default 'wps-refresh-lock:'
    */
-  prefix?: string;
+  prefix?: string | undefined;
   /**
    * How long to wait for Redis to answer one command before treating the lock as unavailable (then refreshes
    * are serialized within each process only, and this is logged once).
    * @default 1000
    */
-  commandTimeoutMs?: number;
+  commandTimeoutMs?: number | undefined;
 }
 
 // Delete the key only if this owner still holds it: after a TTL expiry somebody else may hold it now.

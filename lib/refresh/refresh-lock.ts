@@ -1,15 +1,26 @@
 import { randomUUID } from 'node:crypto';
+import { systemClock, type WpsClock } from '../clock';
 import type { RefreshLock, WpsLogger } from '../types';
+
+/** Options of {@link createMemoryRefreshLock}. */
+export interface MemoryRefreshLockOptions {
+  /**
+   * Where the lock reads the time for its TTLs; give it the same clock as `wpsAuth` in tests.
+   * @default systemClock
+   */
+  clock?: WpsClock | undefined;
+}
 
 /**
  * The default {@link RefreshLock}: serializes refreshes within this process only. Enough for a single instance;
  * several instances sharing sessions need `redisRefreshLock(client)`.
  */
-export function createMemoryRefreshLock(): RefreshLock {
+export function createMemoryRefreshLock(options: MemoryRefreshLockOptions = {}): RefreshLock {
+  const clock = options.clock ?? systemClock;
   const held = new Map<string, { owner: string; expiresAt: number }>();
   return {
     acquire(key, ttlMs) {
-      const now = Date.now();
+      const now = clock.now();
       const current = held.get(key);
       if (current !== undefined && current.expiresAt > now) return Promise.resolve(null);
       const owner = randomUUID();
@@ -52,13 +63,16 @@ function reasonOf(err: unknown): string {
  */
 export class LockKeeper {
   private down = false;
-  private readonly fallback = createMemoryRefreshLock();
+  private readonly fallback: RefreshLock;
 
   constructor(
     private readonly lock: RefreshLock,
     private readonly ttlMs: number,
     private readonly log: WpsLogger,
-  ) {}
+    clock: WpsClock,
+  ) {
+    this.fallback = createMemoryRefreshLock({ clock });
+  }
 
   /** Take the lock for `key` without waiting; `null` when somebody else holds it. Never rejects. */
   async tryAcquire(key: string): Promise<Lease | null> {

@@ -49,7 +49,7 @@ export class Refresher {
     private readonly client: TokenClient,
     private readonly log: WpsLogger,
   ) {
-    this.locks = new LockKeeper(config.refreshLock, config.lockTtlMs, log);
+    this.locks = new LockKeeper(config.refreshLock, config.lockTtlMs, log, config.clock);
     this.guard = new SessionGuard(config, this.locks, log);
   }
 
@@ -60,7 +60,7 @@ export class Refresher {
   async getFreshToken(req: Request, force = false): Promise<string> {
     const data = recordOf(req.session);
     const tokens = data?.tokens;
-    const now = Date.now();
+    const now = this.config.clock.now();
     if (data === undefined || !isTokenRecord(tokens)) {
       throw new WpsAuthError('login_required', 'Sign in with WPS first: this session has no WPS tokens');
     }
@@ -92,7 +92,7 @@ export class Refresher {
       });
     }
     // WPS is down or slow: the current access token is still good for a while, so keep serving with it.
-    if (!force && tokens.expiresAt > Date.now()) {
+    if (!force && tokens.expiresAt > this.config.clock.now()) {
       this.log.warn('refresh failed; serving the still-valid access token', { code: outcome.error.code });
       return tokens.accessToken;
     }
@@ -103,7 +103,7 @@ export class Refresher {
     const sid = req.sessionID;
     // A dead holder's lock expires within its TTL, and the refresh after it is bounded by timeoutMs: so no
     // request waits longer than the TTL plus timeoutMs.
-    const deadline = Date.now() + this.config.lockTtlMs + POLL_SLACK_MS;
+    const deadline = this.config.clock.now() + this.config.lockTtlMs + POLL_SLACK_MS;
     for (;;) {
       const lease = await this.locks.tryAcquire(sid);
       if (lease !== null) {
@@ -120,7 +120,7 @@ export class Refresher {
         this.log.debug('another request or instance refreshed; using its tokens', { rev: stored.rev });
         return { kind: 'fresh', record: stored };
       }
-      if (Date.now() >= deadline) {
+      if (this.config.clock.now() >= deadline) {
         return {
           kind: 'transient',
           error: new WpsAuthError('wps_timeout', 'Timed out waiting for another instance to refresh the WPS token'),
@@ -131,7 +131,7 @@ export class Refresher {
   }
 
   private isFresh(record: WpsTokenRecord): boolean {
-    return isFresh(record, this.config.refreshSkewMs, Date.now());
+    return isFresh(record, this.config.refreshSkewMs, this.config.clock.now());
   }
 
   private async refreshHoldingLock(req: Request, tokens: WpsTokenRecord): Promise<Outcome> {
@@ -140,8 +140,8 @@ export class Refresher {
     const stored = await readStoredTokens(req);
     if (isNewer(stored, tokens)) {
       if (this.isFresh(stored)) return { kind: 'fresh', record: stored };
-      if (!canRefresh(stored, Date.now())) {
-        if (stored.expiresAt > Date.now()) return { kind: 'fresh', record: stored };
+      if (!canRefresh(stored, this.config.clock.now())) {
+        if (stored.expiresAt > this.config.clock.now()) return { kind: 'fresh', record: stored };
         return { kind: 'revoked', error: new WpsAuthError('login_required', 'the WPS session has expired') };
       }
       current = stored;
@@ -149,7 +149,7 @@ export class Refresher {
     const started = Date.now();
     try {
       const res = await this.client.refresh(current.refreshToken as string);
-      const record = toTokenRecord(res, Date.now(), current);
+      const record = toTokenRecord(res, this.config.clock.now(), current);
       await this.persist(req, record);
       this.log.debug('refreshed access token', { ms: Date.now() - started, rev: record.rev });
       return { kind: 'fresh', record };

@@ -65,7 +65,7 @@ export class SessionGuard {
     const sid = session.id;
     let lease: Lease | null = null;
     if (this.mayBeRefreshing(outgoing)) {
-      const deadline = Date.now() + this.config.lockTtlMs + POLL_SLACK_MS;
+      const deadline = this.config.clock.now() + this.config.lockTtlMs + POLL_SLACK_MS;
       for (;;) {
         lease = await this.locks.tryAcquire(sid);
         if (lease !== null) break;
@@ -75,7 +75,7 @@ export class SessionGuard {
           this.adopt(session, stored);
           return null;
         }
-        if (Date.now() >= deadline) {
+        if (this.config.clock.now() >= deadline) {
           this.log.warn('saving the session without the refresh lock: it was held longer than its TTL');
           break;
         }
@@ -88,7 +88,7 @@ export class SessionGuard {
   }
 
   private mayBeRefreshing(record: WpsTokenRecord): boolean {
-    const now = Date.now();
+    const now = this.config.clock.now();
     return canRefresh(record, now) && record.expiresAt - this.config.refreshSkewMs - MARGIN_MS <= now;
   }
 

@@ -1,4 +1,6 @@
 import type { Request } from 'express';
+import { systemClock } from '../clock';
+import type { WpsRequestContext } from '../express/context';
 import { recordOf } from '../session/record';
 import { isTokenRecord } from '../session/token-record';
 
@@ -16,6 +18,8 @@ export function expireAccessToken(req: Request): boolean {
   if (req.session === undefined) return false;
   const tokens = recordOf(req.session)?.tokens;
   if (!isTokenRecord(tokens)) return false;
-  tokens.expiresAt = Math.min(tokens.expiresAt, Date.now() - 1000);
+  // "Now" as the wpsAuth() that serves this request sees it: a test clock may run ahead of the system clock.
+  const clock = (req.wps as WpsRequestContext | undefined)?.runtime.config.clock ?? systemClock;
+  tokens.expiresAt = Math.min(tokens.expiresAt, clock.now() - 1000);
   return true;
 }

@@ -170,13 +170,16 @@ export function createApi(settings: ApiSettings, tokens: TokenSource): AxiosInst
             ? AbortSignal.any([userSignal, limit])
             : (userSignal ?? limit);
       try {
+        // The URL is complete (base and query applied above): the adapter gets neither again.
+        const rest = { ...config };
+        delete rest.baseURL;
+        delete rest.params;
+        delete rest.signal;
         const res = await httpAdapter({
-          ...config,
+          ...rest,
           url: url.href,
-          baseURL: undefined,
-          params: undefined,
           headers,
-          signal,
+          ...(signal !== undefined && { signal }),
           validateStatus: null,
         });
         return { ...res, config };

@@ -31,14 +31,14 @@ export function createWpsAppClient(options?: WpsAppClientOptions): WpsAppClient 
     const previous = cached;
     try {
       const res = await client.clientCredentials();
-      const now = Date.now();
+      const now = config.clock.now();
       const lifetimeMs = res.expires_in * 1000;
       const skew = Math.min(config.refreshSkewMs, lifetimeMs / 2);
       cached = { token: res.access_token, renewAt: now + lifetimeMs - skew, expiresAt: now + lifetimeMs };
       return res.access_token;
     } catch (err) {
       // WPS is down or slow: the old token is still good for a while, so keep serving with it.
-      if (previous !== undefined && previous === cached && previous.expiresAt > Date.now()) {
+      if (previous !== undefined && previous === cached && previous.expiresAt > config.clock.now()) {
         if (err instanceof WpsAuthError && err.code !== 'wps_rejected') return previous.token;
       }
       throw err;
@@ -46,7 +46,7 @@ export function createWpsAppClient(options?: WpsAppClientOptions): WpsAppClient 
   }
 
   function getAppAccessToken(): Promise<string> {
-    if (cached !== undefined && cached.renewAt > Date.now()) return Promise.resolve(cached.token);
+    if (cached !== undefined && cached.renewAt > config.clock.now()) return Promise.resolve(cached.token);
     inflight ??= fetchToken().finally(() => {
       inflight = undefined;
     });
