@@ -111,8 +111,10 @@ describe('a full login, refresh and logout', () => {
       expect.stringMatching(/^debug express-wps-oauth: callback: code exchanged \{"ms":\d+\}$/),
       expect.stringMatching(/^debug express-wps-oauth: callback: signed in \{"ms":\d+\}$/),
       expect.stringMatching(/^debug express-wps-oauth: refresh lock acquired \{"rev":1\}$/),
-      expect.stringMatching(/^debug express-wps-oauth: refreshed access token \{"ms":\d+,"rev":2\}$/),
       expect.stringMatching(/^debug express-wps-oauth: refresh lock released \{\}$/),
+      expect.stringMatching(
+        /^info express-wps-oauth: refresh: refreshed the access token \{"outcome":"refreshed","session":"[0-9a-f]{12}","ms":\d+,"rev":2\}$/,
+      ),
       expect.stringMatching(/^debug express-wps-oauth: logged out \{\}$/),
     ]);
   });
@@ -123,8 +125,10 @@ describe('a full login, refresh and logout', () => {
       expect.stringMatching(/^express-wps-oauth debug callback: code exchanged \{ ms: \d+ \}$/),
       expect.stringMatching(/^express-wps-oauth debug callback: signed in \{ ms: \d+ \}$/),
       expect.stringMatching(/^express-wps-oauth debug refresh lock acquired \{ rev: 1 \}$/),
-      expect.stringMatching(/^express-wps-oauth debug refreshed access token \{ ms: \d+, rev: 2 \}$/),
       expect.stringMatching(/^express-wps-oauth debug refresh lock released \{\}$/),
+      expect.stringMatching(
+        /^express-wps-oauth info refresh: refreshed the access token \{ outcome: 'refreshed', session: '[0-9a-f]{12}', ms: \d+, rev: 2 \}$/,
+      ),
       expect.stringMatching(/^express-wps-oauth debug logged out \{\}$/),
     ]);
   });
@@ -159,13 +163,16 @@ describe('failures', () => {
     await agent.post('/test/expire').expect(200);
     await agent.get('/protected').set('Accept', 'application/json').expect(401);
 
-    const line = t.logger.lines.find((l) => l.includes('rejected the refresh token'));
-    expect(line).toBe(
-      'info express-wps-oauth: WPS rejected the refresh token; the user must sign in again ' +
-        '{"wpsMsg":"invalid_grant refresh_token=[redacted] client_secret=[redacted]"}',
+    const line = t.logger.lines.find((l) => l.includes('outcome'));
+    expect(line).toMatch(
+      new RegExp(
+        '^warn express-wps-oauth: refresh: the refresh token was refused or has expired; the user must sign in again ' +
+          '\\{"outcome":"signed_out","session":"[0-9a-f]{12}","ms":\\d+,"rev":1,"code":"wps_rejected",' +
+          '"wpsMsg":"invalid_grant refresh_token=\\[redacted\\] client_secret=\\[redacted\\]"\\}$',
+      ),
     );
     expect(traced).toContainEqual(
-      expect.stringMatching(/^express-wps-oauth info WPS rejected the refresh token.*\[redacted\]/),
+      expect.stringMatching(/^express-wps-oauth warn refresh: the refresh token .*\[redacted\]/),
     );
     expectNoSecret([...t.logger.lines, ...traced], secretsOf([id, tokens?.accessToken, tokens?.refreshToken], 6));
   });
@@ -180,8 +187,9 @@ describe('failures', () => {
     const res = await agent.get('/protected').expect(200);
     expect(res.body.token).toBe(tokens?.accessToken);
     expect(t.logger.lines.filter((l) => !l.startsWith('debug '))).toEqual([
-      expect.stringMatching(/^warn express-wps-oauth: token refresh failed \{"code":"wps_unavailable","ms":\d+\}$/),
-      'warn express-wps-oauth: refresh failed; serving the still-valid access token {"code":"wps_unavailable"}',
+      expect.stringMatching(
+        /^warn express-wps-oauth: refresh: WPS unavailable; serving the still-valid access token \{"outcome":"kept_old_token","session":"[0-9a-f]{12}","ms":\d+,"rev":1,"code":"wps_unavailable","wpsMsg":"down; got \[redacted\] \[redacted\]"\}$/,
+      ),
     ]);
     expectNoSecret([...t.logger.lines, ...traced], secretsOf([id, tokens?.accessToken, tokens?.refreshToken], 6));
   });
@@ -203,7 +211,7 @@ describe('failures', () => {
     }
     const errors = t.logger.lines.filter((l) => l.startsWith('error '));
     expect(errors).toEqual([expect.stringMatching(/^error express-wps-oauth: refresh lock unavailable; /)]);
-    expect(t.logger.lines.filter((l) => l.includes('refreshed access token'))).toHaveLength(2);
+    expect(t.logger.lines.filter((l) => l.includes('"outcome":"refreshed"'))).toHaveLength(2);
     expectNoSecret([...t.logger.lines, ...traced], secretsOf([id, tokens?.accessToken, lockPassword], 6));
   });
 });

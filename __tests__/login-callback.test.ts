@@ -177,17 +177,17 @@ describe('callback route', () => {
     await agent.get(callback).expect(302);
   });
 
-  it('rejects a replayed callback without calling WPS', async () => {
+  it('never exchanges a replayed callback: the signed-in session goes to defaultReturnTo, any other gets 400', async () => {
     const agent = request.agent(t.app);
     const { callback } = await authorize(agent);
     await agent.get(callback).expect(302);
+    const tokens = (await agent.get('/test/session').expect(200)).body.wps.tokens;
     fake.reset();
-    const replay = await agent.get(callback).expect(400);
-    expect(replay.body).toEqual({
-      code: 'state_mismatch',
-      status: 400,
-      message: 'The sign-in state is missing, unknown, already used or older than 10 minutes; start the sign-in again',
-    });
+    const replay = await agent.get(callback).expect(302);
+    expect(replay.headers.location).toBe('/');
+    expect((await agent.get('/test/session').expect(200)).body.wps.tokens).toEqual(tokens);
+    const stranger = await request(t.app).get(callback).expect(400);
+    expect(stranger.body).toMatchObject({ code: 'state_mismatch', status: 400 });
     expect(fake.tokenRequests()).toHaveLength(0);
   });
 

@@ -331,8 +331,9 @@ describe('misuse', () => {
     const a = app((x) => x.get('/p', requireWpsToken(), (_req, res) => res.send('no')));
     const res = await request(a).get('/p').expect(500);
     expect(res.body.message).toBe(
-      'express-wps-oauth: requireWpsToken() found no req.wps. Mount wpsAuth({ ... }) at the app root before any ' +
-        'route that uses requireWpsToken(): app.use(wpsAuth({ ... })); app.get(path, requireWpsToken(), handler)',
+      'express-wps-oauth: requireWpsToken() found no req.wps: wpsAuth() did not see this request. Mount ' +
+        'wpsAuth({ ... }) before every route that uses requireWpsToken(), in the same app or an enclosing one: ' +
+        'app.use(wpsAuth({ ... })); app.get(path, requireWpsToken(), handler)',
     );
   });
 
@@ -390,7 +391,14 @@ describe('req.wps', () => {
     a.use(session({ secret: 's', resave: false, saveUninitialized: false }));
     a.use(
       '/with',
-      wpsAuth({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: REDIRECT_URI, baseUrl: fake.url }),
+      wpsAuth({
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+        redirectUri: 'http://127.0.0.1/with/auth/wps/callback',
+        loginPath: '/with/auth/wps/login',
+        logoutPath: false,
+        baseUrl: fake.url,
+      }),
     );
     a.get('/with/probe', (req, res) => res.json({ wps: typeof req.wps }));
     a.get('/without/probe', (req, res) => res.json({ wps: typeof req.wps }));

@@ -338,7 +338,11 @@ describe('tokenEncryptionKey: several wpsAuth() on one store', () => {
       { tokenEncryptionKey: a },
       {
         routes: (app) => {
-          app.use('/b', wpsAuth({ ...base, tokenEncryptionKey: b, loginPath: false, logoutPath: false }));
+          const callback = 'http://127.0.0.1/b/auth/wps/callback';
+          app.use(
+            '/b',
+            wpsAuth({ ...base, redirectUri: callback, tokenEncryptionKey: b, loginPath: false, logoutPath: false }),
+          );
           app.get('/b/api', requireWpsToken({ unauthenticated: 'error' }), (req, res) =>
             res.json({ token: req.wps.accessToken }),
           );

@@ -26,6 +26,17 @@ export const ERROR_STATUS: Readonly<Record<WpsAuthErrorCode, number>> = Object.f
   misconfigured: 500,
 });
 
+/**
+ * Why a callback's `state` matched no sign-in in progress (`state_mismatch` only):
+ * - `'no_pending_login'`: the session holds no sign-in at all — its cookie did not come back with the callback
+ *   (another host than `redirectUri`'s, a `secure` cookie over http, `sameSite: 'strict'`, blocked cookies, a lost
+ *   session); the message names what it detected;
+ * - `'unknown_state'`: never issued to this session, or already used;
+ * - `'expired_state'`: issued more than 10 minutes ago;
+ * - `'missing_state'`: the callback carries no usable `state`.
+ */
+export type WpsStateMismatchReason = 'no_pending_login' | 'unknown_state' | 'expired_state' | 'missing_state';
+
 /** Extra facts an error may carry; none of them is ever a secret, a code or a token. */
 export interface WpsAuthErrorDetails {
   /** The non-zero `code` WPS answered with, when it answered with one. */
@@ -36,6 +47,8 @@ export interface WpsAuthErrorDetails {
   error?: string;
   /** The `error_description` parameter of a refused authorization (`access_denied` only). */
   errorDescription?: string;
+  /** Why the callback's `state` matched nothing (`state_mismatch` only). */
+  reason?: WpsStateMismatchReason;
 }
 
 /**
@@ -67,6 +80,8 @@ export class WpsAuthError extends Error {
   readonly error?: string;
   /** See {@link WpsAuthErrorDetails.errorDescription}. */
   readonly errorDescription?: string;
+  /** See {@link WpsAuthErrorDetails.reason}. */
+  readonly reason?: WpsStateMismatchReason;
 
   constructor(code: WpsAuthErrorCode, message: string, details: WpsAuthErrorDetails = {}) {
     super(message);
@@ -79,6 +94,7 @@ export class WpsAuthError extends Error {
     if (details.wpsMsg !== undefined) this.wpsMsg = details.wpsMsg;
     if (details.error !== undefined) this.error = details.error;
     if (details.errorDescription !== undefined) this.errorDescription = details.errorDescription;
+    if (details.reason !== undefined) this.reason = details.reason;
   }
 
   /** The safe, serialisable view of the error (what `JSON.stringify(err)` gives). */
@@ -92,6 +108,7 @@ export class WpsAuthError extends Error {
       ...(this.wpsMsg !== undefined && { wpsMsg: this.wpsMsg }),
       ...(this.error !== undefined && { error: this.error }),
       ...(this.errorDescription !== undefined && { errorDescription: this.errorDescription }),
+      ...(this.reason !== undefined && { reason: this.reason }),
     };
   }
 }

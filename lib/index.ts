@@ -2,7 +2,7 @@ import './types';
 
 export { wpsAuth } from './express/wps-auth';
 export { requireWpsToken } from './express/require-token';
-export { WpsAuthError, type WpsAuthErrorCode, type WpsAuthErrorDetails } from './errors';
+export { WpsAuthError, type WpsAuthErrorCode, type WpsAuthErrorDetails, type WpsStateMismatchReason } from './errors';
 export {
   createMemoryRefreshLock,
   RefreshLockUnavailableError,
@@ -12,6 +12,7 @@ export { redisRefreshLock, type RedisLockClient, type RedisRefreshLockOptions } 
 export { WpsApiError, type WpsApiErrorCode, type WpsApiErrorDetails } from './wps/api-error';
 export { createWpsAppClient } from './wps/app-client';
 export { systemClock, type WpsClock } from './clock';
+export { WPS_REFRESH_CHANNEL, type WpsRefreshOutcome, type WpsRefreshReport } from './refresh/refresh-report';
 export type {
   RefreshLock,
   RequireWpsTokenOptions,

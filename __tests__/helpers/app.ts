@@ -7,7 +7,8 @@ import { liveRecord, RECORD_KEY, storedRecord } from './stored';
 
 export const CLIENT_ID = 'test-client-id';
 export const CLIENT_SECRET = 'test-client-secret-DO-NOT-LEAK-5f1c';
-export const REDIRECT_URI = 'http://app.test/auth/wps/callback';
+// On the host supertest's requests come to (127.0.0.1), so the session cookie is one the callback gets back.
+export const REDIRECT_URI = 'http://127.0.0.1/auth/wps/callback';
 
 /** A logger that remembers every line, to check what the library says (and that it never says a secret). */
 export function memoryLogger(): WpsLogger & { lines: string[] } {

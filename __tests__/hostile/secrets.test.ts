@@ -297,8 +297,14 @@ describe('no secret escapes from the other failures', () => {
     const { callback } = await authorize(agent);
     addResponse('replay setup', await agent.get(callback).expect(302));
     await rememberTokens(agent);
-    addResponse('replay', await agent.get(callback).expect(400));
-    addResponse('forged state', await agent.get(`/auth/wps/callback?code=kso_ac_forged.code&state=forged`).expect(400));
+    addResponse('replay, signed in', await agent.get(callback).expect(302));
+    addResponse('replay, no session', await request(app).get(callback).expect(400));
+    const stranger = request.agent(app);
+    await stranger.get('/auth/wps/login').expect(302);
+    addResponse(
+      'forged state',
+      await stranger.get(`/auth/wps/callback?code=kso_ac_forged.code&state=forged`).expect(400),
+    );
     const login = await agent.get('/auth/wps/login').expect(302);
     const state = new URL(login.headers.location as string).searchParams.get('state') ?? '';
     addResponse(

@@ -7,7 +7,7 @@ import type { Refresher } from '../refresh/refresher';
 import { recordOf, writableRecordOf } from '../session/record';
 import { regenerateSession } from '../session/save';
 import type { TokenClient } from '../wps/token-client';
-import { canRefresh, isTokenRecord } from '../session/token-record';
+import { isTokenRecord, isUsable } from '../session/token-record';
 import type { WpsContext, WpsLogger, WpsTokenRecord, WpsUser } from '../types';
 import { fetchCurrentUser, isWpsUser } from '../wps/user';
 
@@ -38,10 +38,7 @@ export class WpsRequestContext implements WpsContext {
   }
 
   isAuthenticated(): boolean {
-    const tokens = this.tokens;
-    if (tokens === undefined) return false;
-    const now = this.runtime.config.clock.now();
-    return tokens.expiresAt > now || canRefresh(tokens, now);
+    return isUsable(this.tokens, this.runtime.config.clock.now());
   }
 
   get expiresAt(): Date | undefined {
@@ -117,24 +114,65 @@ const wpsAccessor: PropertyDescriptor = {
   },
 };
 
+const hasOwn = (o: object, key: PropertyKey): boolean => Object.prototype.hasOwnProperty.call(o, key);
+
+/**
+ * Make `req.wps` resolve to {@link wpsAccessor} for requests whose prototype is `proto` — an Express app's
+ * `app.request`. The accessor goes on the Express request object that every app of that Express copy inherits
+ * from (the one just above `IncomingMessage.prototype`), so it is there in a parent app's routes, a sub-app's and a
+ * sibling router's alike (Express swaps `req`'s prototype as a request enters and leaves a sub-app). An app whose
+ * `app.request` hides it under a `wps` of its own gets the accessor on `app.request` itself. Never on Node's
+ * shared `IncomingMessage.prototype`. Returns `false` when `proto` is no Express request prototype.
+ */
+function installOn(proto: object): boolean {
+  if (!(proto instanceof IncomingMessage)) return false;
+  let shared = proto;
+  for (let up = Object.getPrototypeOf(shared) as object; up !== IncomingMessage.prototype;) {
+    // Something between Express and IncomingMessage (an app's own layer): install on the lowest common one.
+    if (!(up instanceof IncomingMessage)) break;
+    shared = up;
+    up = Object.getPrototypeOf(up) as object;
+  }
+  let owner: object | null = proto;
+  while (owner !== null && owner !== IncomingMessage.prototype && !hasOwn(owner, 'wps')) {
+    owner = Object.getPrototypeOf(owner) as object | null;
+  }
+  const found = owner === null || owner === IncomingMessage.prototype ? undefined : owner;
+  if (found !== undefined && Object.getOwnPropertyDescriptor(found, 'wps')?.get === wpsAccessor.get) return true;
+  // Nothing yet: on the shared object. Shadowed by a `wps` of the app's: on that app's own prototype.
+  Object.defineProperty(found === undefined ? shared : proto, 'wps', wpsAccessor);
+  return true;
+}
+
+/** The request prototype seen last: while it does not change, the accessor is known to be in place. */
 let lastPrototype: object | null = null;
 
-/** Put the `req.wps` accessor on this request's prototype (Express's `app.request`), once per prototype. */
-function installAccessor(req: Request): boolean {
+/**
+ * Make sure `req.wps` reads the context on this request and on its way through every enclosing app (a sub-app's
+ * parents: Express restores their prototypes when the sub-app calls `next()`). Costs one prototype comparison
+ * per request once in place.
+ */
+export function ensureAccessor(req: Request): boolean {
   const proto = Object.getPrototypeOf(req) as object | null;
   if (proto === lastPrototype) return true;
-  // Only on an Express app's request prototype, never on Node's shared IncomingMessage.prototype.
-  if (!(proto instanceof IncomingMessage)) return false;
-  if (Object.getOwnPropertyDescriptor(proto, 'wps')?.get !== wpsAccessor.get)
-    Object.defineProperty(proto, 'wps', wpsAccessor);
+  if (proto === null || !installOn(proto)) return false;
+  for (let app = (req as { app?: { parent?: unknown } }).app?.parent; isApp(app); app = app.parent) {
+    installOn(app.request);
+  }
   lastPrototype = proto;
   return true;
+}
+
+function isApp(value: unknown): value is { request: object; parent?: unknown } {
+  if (typeof value !== 'function') return false;
+  const request = (value as { request?: unknown }).request;
+  return typeof request === 'object' && request !== null;
 }
 
 /** Make `ctx` this request's `req.wps`. */
 export function attachContext(req: Request, res: Response, ctx: WpsRequestContext): void {
   const locals = res.locals as Locals | undefined;
-  if (typeof locals === 'object' && locals !== null && req.res === res && installAccessor(req)) {
+  if (typeof locals === 'object' && locals !== null && req.res === res && ensureAccessor(req)) {
     locals[CONTEXT] = ctx;
   } else {
     // Not an Express request as usual: an own property, slower but the same to the app.

@@ -9,8 +9,9 @@ import type { RequireWpsTokenOptions, UnauthenticatedMode } from '../types';
 const MODES: readonly UnauthenticatedMode[] = ['auto', 'redirect', 'error'];
 
 const NO_WPS_AUTH =
-  'express-wps-oauth: requireWpsToken() found no req.wps. Mount wpsAuth({ ... }) at the app root before any ' +
-  'route that uses requireWpsToken(): app.use(wpsAuth({ ... })); app.get(path, requireWpsToken(), handler)';
+  'express-wps-oauth: requireWpsToken() found no req.wps: wpsAuth() did not see this request. Mount ' +
+  'wpsAuth({ ... }) before every route that uses requireWpsToken(), in the same app or an enclosing one: ' +
+  'app.use(wpsAuth({ ... })); app.get(path, requireWpsToken(), handler)';
 
 const UNCALLED =
   'express-wps-oauth: it appears you have done something like `app.get(path, requireWpsToken, handler)`, ' +

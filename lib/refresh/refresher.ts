@@ -8,10 +8,12 @@ import { SessionGuard } from './session-guard';
 import type { TokenClient } from '../wps/token-client';
 import { canRefresh, isFresh, isNewer, isTokenRecord, toTokenRecord } from '../session/token-record';
 import type { WpsLogger, WpsTokenRecord } from '../types';
+import { reportRefresh, sessionTag } from './refresh-report';
 
 /** How one refresh ended, shared by every request of the session that waited for it. */
 type Outcome =
-  | { kind: 'fresh'; record: WpsTokenRecord }
+  /** `source`: WPS answered this instance, or the store held another request's or instance's newer tokens. */
+  | { kind: 'fresh'; record: WpsTokenRecord; source: 'wps' | 'store' }
   | { kind: 'revoked'; error: WpsAuthError }
   | { kind: 'transient'; error: WpsAuthError };
 
@@ -68,13 +70,21 @@ export class Refresher {
     if (!canRefresh(tokens, now)) {
       if (tokens.expiresAt > now) return tokens.accessToken;
       delete data.tokens;
-      throw new WpsAuthError('login_required', 'Sign in with WPS again: the WPS session has expired');
+      const error = new WpsAuthError('login_required', 'Sign in with WPS again: the WPS session has expired');
+      reportRefresh(this.log, {
+        outcome: 'signed_out',
+        session: sessionTag(req.sessionID),
+        rev: tokens.rev,
+        ms: 0,
+        code: error.code,
+      });
+      throw error;
     }
 
     const sid = req.sessionID;
     let flight = this.inflight.get(sid);
     if (flight === undefined) {
-      flight = this.refreshSerialized(req, tokens).finally(() => this.inflight.delete(sid));
+      flight = this.refreshAndReport(req, tokens, force).finally(() => this.inflight.delete(sid));
       this.inflight.set(sid, flight);
     }
     const outcome = await flight;
@@ -92,11 +102,45 @@ export class Refresher {
       });
     }
     // WPS is down or slow: the current access token is still good for a while, so keep serving with it.
-    if (!force && tokens.expiresAt > this.config.clock.now()) {
-      this.log.warn('refresh failed; serving the still-valid access token', { code: outcome.error.code });
-      return tokens.accessToken;
-    }
+    if (!force && tokens.expiresAt > this.config.clock.now()) return tokens.accessToken;
     throw outcome.error;
+  }
+
+  /** One refresh, reported once — however many requests share it — by a log line and on the diagnostics channel. */
+  private async refreshAndReport(req: Request, tokens: WpsTokenRecord, force: boolean): Promise<Outcome> {
+    const started = performance.now();
+    const outcome = await this.refreshSerialized(req, tokens);
+    const common = { session: sessionTag(req.sessionID), ms: Math.round(performance.now() - started) };
+    switch (outcome.kind) {
+      case 'fresh':
+        reportRefresh(this.log, {
+          outcome: outcome.source === 'wps' ? 'refreshed' : 'adopted',
+          ...common,
+          rev: outcome.record.rev,
+        });
+        break;
+      case 'revoked':
+        reportRefresh(this.log, {
+          outcome: 'signed_out',
+          ...common,
+          rev: tokens.rev,
+          code: outcome.error.code,
+          ...(outcome.error.wpsMsg !== undefined && { wpsMsg: outcome.error.wpsMsg }),
+        });
+        break;
+      case 'transient': {
+        const kept = !force && tokens.expiresAt > this.config.clock.now();
+        reportRefresh(this.log, {
+          outcome: kept ? 'kept_old_token' : 'failed',
+          ...common,
+          rev: tokens.rev,
+          code: outcome.error.code,
+          ...(outcome.error.wpsMsg !== undefined && { wpsMsg: outcome.error.wpsMsg }),
+        });
+        break;
+      }
+    }
+    return outcome;
   }
 
   private async refreshSerialized(req: Request, tokens: WpsTokenRecord): Promise<Outcome> {
@@ -116,10 +160,7 @@ export class Refresher {
         }
       }
       const stored = await readStoredTokens(req);
-      if (isNewer(stored, tokens) && this.isFresh(stored)) {
-        this.log.debug('another request or instance refreshed; using its tokens', { rev: stored.rev });
-        return { kind: 'fresh', record: stored };
-      }
+      if (isNewer(stored, tokens) && this.isFresh(stored)) return { kind: 'fresh', record: stored, source: 'store' };
       if (this.config.clock.now() >= deadline) {
         return {
           kind: 'transient',
@@ -139,31 +180,25 @@ export class Refresher {
     let current = tokens;
     const stored = await readStoredTokens(req);
     if (isNewer(stored, tokens)) {
-      if (this.isFresh(stored)) return { kind: 'fresh', record: stored };
+      if (this.isFresh(stored)) return { kind: 'fresh', record: stored, source: 'store' };
       if (!canRefresh(stored, this.config.clock.now())) {
-        if (stored.expiresAt > this.config.clock.now()) return { kind: 'fresh', record: stored };
+        if (stored.expiresAt > this.config.clock.now()) return { kind: 'fresh', record: stored, source: 'store' };
         return { kind: 'revoked', error: new WpsAuthError('login_required', 'the WPS session has expired') };
       }
       current = stored;
     }
-    const started = Date.now();
     try {
       const res = await this.client.refresh(current.refreshToken as string);
       const record = toTokenRecord(res, this.config.clock.now(), current);
       await this.persist(req, record);
-      this.log.debug('refreshed access token', { ms: Date.now() - started, rev: record.rev });
-      return { kind: 'fresh', record };
+      return { kind: 'fresh', record, source: 'wps' };
     } catch (err) {
       const error = asAuthError(err);
-      if (error.code !== 'wps_rejected') {
-        this.log.warn('token refresh failed', { code: error.code, ms: Date.now() - started });
-        return { kind: 'transient', error };
-      }
+      if (error.code !== 'wps_rejected') return { kind: 'transient', error };
       // A sibling may have rotated the refresh token just now: believe the store before giving up.
       await sleep(REJECTED_RECHECK_MS);
       const again = await readStoredTokens(req);
-      if (isNewer(again, current)) return { kind: 'fresh', record: again };
-      this.log.info('WPS rejected the refresh token; the user must sign in again', { wpsMsg: error.wpsMsg });
+      if (isNewer(again, current)) return { kind: 'fresh', record: again, source: 'store' };
       await this.persist(req, undefined);
       return { kind: 'revoked', error };
     }

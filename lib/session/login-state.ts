@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { WpsStateMismatchReason } from '../errors';
 import type { PendingLogin, WpsSessionRecord } from './record';
 
 /** A new CSRF `state`: 256 random bits, URL-safe. */
@@ -37,24 +38,32 @@ export function addPendingLogin(data: WpsSessionRecord, login: PendingLogin, max
   data.pending = live.slice(-max);
 }
 
+/** What {@link takePendingLogin} found. */
+export type TakenLogin =
+  { login: PendingLogin; reason?: undefined } | { login?: undefined; reason: WpsStateMismatchReason };
+
 /**
- * Remove and return the pending login whose state equals `state` (single use), if it is younger than `ttlMs`.
- * Every entry is compared in constant time, so the time taken says nothing about how close a guess was.
+ * Remove and return the pending login whose state equals `state` (single use), if it is younger than `ttlMs`;
+ * else say why there is none. Expired entries are dropped on the way. Every entry is compared in constant time, so
+ * the time taken says nothing about how close a guess was.
  */
 export function takePendingLogin(
   data: WpsSessionRecord | undefined,
-  state: string,
+  state: string | undefined,
   now: number,
   ttlMs: number,
-): PendingLogin | undefined {
-  if (typeof data !== 'object' || data === null || data.pending === undefined) return undefined;
+): TakenLogin {
+  const pending = pendingOf(data);
+  if (state === undefined) return { reason: 'missing_state' };
+  if (data === undefined || pending.length === 0) return { reason: 'no_pending_login' };
   let match: PendingLogin | undefined;
   const rest: PendingLogin[] = [];
-  for (const p of pendingOf(data)) {
+  for (const p of pending) {
     if (sameState(p.state, state)) match = p;
     else if (now - p.createdAt < ttlMs) rest.push(p);
   }
   if (rest.length > 0) data.pending = rest;
   else delete data.pending;
-  return match !== undefined && now - match.createdAt < ttlMs ? match : undefined;
+  if (match === undefined) return { reason: 'unknown_state' };
+  return now - match.createdAt < ttlMs ? { login: match } : { reason: 'expired_state' };
 }

@@ -48,6 +48,11 @@ export function isFresh(record: WpsTokenRecord, skewMs: number, now: number): bo
   return record.expiresAt - skewMs > now;
 }
 
+/** Whether `record` signs the session in at `now`: its access token is valid, or its refresh token can renew it. */
+export function isUsable(record: unknown, now: number): record is WpsTokenRecord {
+  return isTokenRecord(record) && (record.expiresAt > now || canRefresh(record, now));
+}
+
 /** Whether `candidate` is a later revision of the session's tokens than `than` (a missing `rev` counts as 0). */
 export function isNewer(candidate: WpsTokenRecord | undefined, than: WpsTokenRecord): candidate is WpsTokenRecord {
   return candidate !== undefined && revOf(candidate) > revOf(than);
