@@ -480,11 +480,11 @@ function renderConsentPage(user: FakeWpsUser, clientId: string, scope: string, r
     '*{box-sizing:border-box}',
     'body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2329;background:#f2f4f8}',
     '.top{background:#fff;border-bottom:1px solid #e3e6eb}',
-    '.top-in{max-width:40rem;margin:0 auto;padding:.75rem 1rem;display:flex;align-items:center;gap:.5rem}',
+    '.top-in{max-width:28rem;margin:0 auto;padding:.75rem 0;display:flex;align-items:center;gap:.5rem}',
     '.top svg{width:28px;height:28px}.brand{font-weight:700;font-size:1.05rem}.sub{color:#646a73;font-size:.9rem}',
     '.card{max-width:28rem;margin:2rem auto;background:#fff;border:1px solid #e3e6eb;border-radius:12px;' +
       'padding:1.5rem;box-shadow:0 2px 8px rgba(31,35,41,.06)}',
-    '@media (max-width:30rem){.card{margin:1rem .75rem;padding:1.25rem}}',
+    '@media (max-width:30rem){.top-in{padding:.75rem}.card{margin:1rem .75rem;padding:1.25rem}}',
     'h1{font-size:1.35rem;margin:0 0 1rem}p{margin:.75rem 0}',
     '.account{display:flex;align-items:center;gap:.75rem;padding:.75rem;background:#f5f7fa;border-radius:8px}',
     '.avatar{flex:none;width:2.5rem;height:2.5rem;border-radius:50%;background:#1a5fff;color:#fff;display:grid;' +
@@ -499,7 +499,7 @@ function renderConsentPage(user: FakeWpsUser, clientId: string, scope: string, r
       'border:1px solid #1a5fff;background:#1a5fff;color:#fff}',
     'button:focus-visible{outline:3px solid #9dbbff;outline-offset:2px}',
     '#wps-deny{background:#fff;color:#1a5fff}',
-    '.fine{color:#646a73;font-size:.85rem;margin:1.25rem 0 0}',
+    '.fine{color:#646a73;font-size:.85rem;margin:1.25rem 0 0}.fine code{white-space:nowrap}',
   ].join('');
   const initials = user.name
     .split(/\s+/)
@@ -536,7 +536,8 @@ function renderConsentPage(user: FakeWpsUser, clientId: string, scope: string, r
     decisionForm('deny', 'wps-deny', 'Deny'),
     decisionForm('allow', 'wps-allow', 'Allow'),
     '</div>',
-    '<p class="fine">A fake WPS 365 for demos and tests (express-wps-oauth/testing): nothing leaves this computer.</p>',
+    '<p class="fine">A fake WPS 365 for demos and tests, from <code>express-wps-oauth/testing</code>: nothing leaves this ' +
+      'computer.</p>',
     '</main></body></html>',
   ].join('\n');
 }
