@@ -1,8 +1,10 @@
-/* global describe, test, expect, beforeAll, afterAll */
+/* global describe, test, expect, beforeAll, afterAll, document, window */
 'use strict';
 
 // The example app (demo mode, fake WPS in-process) driven by Debian's Chromium: never a downloaded browser.
-// Each step leaves a numbered screenshot in e2e-artifacts/.
+// The walk runs on a desktop and on a phone viewport; every page must load without a console error, a page error,
+// a failed request or an error status (bar the deliberate 404/401 document itself), and leaves a screenshot in
+// e2e-artifacts/ named `<viewport>-<nn>-<page>.png`.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -20,15 +22,32 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 const ARTIFACTS = path.join(__dirname, '..', 'e2e-artifacts');
-const SCREENSHOT = /^\d{2}-[a-z0-9-]+\.png$/;
+const SCREENSHOT = /^((desktop|phone)-)?\d{2}-[a-z0-9-]+\.png$/;
 const STEP_TIMEOUT_MS = 5000;
+// The whole walk takes about 10 s here; room for a slower machine.
+const WALK_TIMEOUT_MS = 60_000;
+const LOCALE = 'en-US';
+
+// Time zones away from UTC (and from each other), so the test sees that times are shown in the reader's zone.
+const VIEWPORTS = [
+  { name: 'desktop', timezoneId: 'Asia/Shanghai', context: { viewport: { width: 1280, height: 800 } } },
+  {
+    name: 'phone',
+    timezoneId: 'America/New_York',
+    context: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
+  },
+];
 
 let example;
 let browser;
 
-/** Save a full-page screenshot named `<nn>-<step>.png`. */
-function shot(page, name) {
-  return page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+/** What the page's script shows for `iso` in `timeZone`: "15:02:10", or "Dec 3, 00:10:05" when not today. */
+function localClock(iso, timeZone) {
+  const at = new Date(iso);
+  const clock = { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZone };
+  const day = (date) => date.toLocaleDateString(LOCALE, { timeZone });
+  const options = day(at) === day(new Date()) ? clock : { month: 'short', day: 'numeric', ...clock };
+  return at.toLocaleString(LOCALE, options);
 }
 
 /** The fake WPS's authorization (consent) page, whatever its query. */
@@ -36,12 +55,62 @@ function isConsentPage(url) {
   return url.href.startsWith(`${example.fake.url}/oauth2/auth?`);
 }
 
-/** Run `steps` with a fresh browser context (own cookies), closing it afterwards. */
-async function withContext(steps) {
-  const context = await browser.newContext();
+/**
+ * Collects what would show up in red in DevTools: console errors, uncaught page errors, failed requests and
+ * responses with a status >= 400. `take()` returns (and clears) what was seen since the last call.
+ */
+function watch(page) {
+  const seen = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') seen.push({ kind: 'console', text: msg.text(), url: msg.location().url });
+  });
+  page.on('pageerror', (err) => seen.push({ kind: 'pageerror', text: err.message }));
+  page.on('requestfailed', (req) =>
+    seen.push({ kind: 'requestfailed', url: req.url(), text: req.failure()?.errorText }),
+  );
+  page.on('response', (res) => {
+    if (res.status() >= 400) {
+      seen.push({ kind: 'status', url: res.url(), status: res.status(), type: res.request().resourceType() });
+    }
+  });
+  return { take: () => seen.splice(0) };
+}
+
+/** What Chromium reports for a page whose own document answered `status`: the response and its console line. */
+function deliberateDocumentError(url, status, reason) {
+  return [
+    { kind: 'status', url, status, type: 'document' },
+    {
+      kind: 'console',
+      text: `Failed to load resource: the server responded with a status of ${status} (${reason})`,
+      url,
+    },
+  ];
+}
+
+/**
+ * Checks the page just shown: nothing went wrong loading it (or only `expected`), it links the inline icon (so the
+ * browser asks for no /favicon.ico), it has no horizontal scroll bar, and saves its screenshot.
+ */
+async function checkPage(page, watcher, name, expected = []) {
+  await page.waitForLoadState('load');
+  const problems = watcher.take();
+  expect(problems).toHaveLength(expected.length);
+  expect(problems).toEqual(expect.arrayContaining(expected));
+  expect(await page.locator('link[rel="icon"]').getAttribute('href')).toMatch(/^data:image\/svg\+xml,/);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** Run `steps` with a fresh browser context (own cookies) for `viewport`, closing it afterwards. */
+async function withContext(viewport, steps) {
+  const context = await browser.newContext({ ...viewport.context, locale: LOCALE, timezoneId: viewport.timezoneId });
   context.setDefaultTimeout(STEP_TIMEOUT_MS);
   try {
-    await steps(context, await context.newPage());
+    const page = await context.newPage();
+    // A finger taps on a phone, a mouse clicks on a desktop.
+    const press = (selector) => (viewport.context.hasTouch ? page.tap(selector) : page.click(selector));
+    await steps({ context, page, press, watcher: watch(page), shot: (step) => `${viewport.name}-${step}` });
   } finally {
     await context.close();
   }
@@ -65,66 +134,144 @@ afterAll(async () => {
   await example?.close();
 });
 
-describe('the example app in Chromium', () => {
-  test('sign in at the fake WPS, see the demo user, force a refresh, sign out, be sent to sign in again', async () => {
-    expect(example.fake).toBeDefined();
-    await withContext(async (context, page) => {
-      await page.goto(example.url);
-      expect(await page.locator('#status').textContent()).toBe('You are not signed in.');
-      await shot(page, '01-home-signed-out');
+describe.each(VIEWPORTS)('the example app in Chromium on a $name', (viewport) => {
+  test(
+    'home, sign in at the fake WPS, profile, force refresh, a 404, sign out',
+    async () => {
+      expect(example.fake).toBeDefined();
+      const { timezoneId } = viewport;
+      await withContext(viewport, async ({ context, page, press, watcher, shot }) => {
+        await page.goto(example.url);
+        expect(await page.locator('h1').textContent()).toBe('Welcome');
+        expect(await page.locator('#status').textContent()).toBe('You are not signed in.');
+        await checkPage(page, watcher, shot('01-home'));
 
-      await page.click('#sign-in');
-      await page.waitForURL(isConsentPage);
-      const authorize = new URL(page.url()).searchParams;
-      expect(authorize.get('redirect_uri')).toBe(`${example.url}auth/wps/callback`);
-      expect(authorize.get('scope')).toBe('kso.user_base.read');
-      expect(await page.locator('#wps-user-name').textContent()).toBe('Ada Demo');
-      await shot(page, '02-wps-consent');
+        await press('#sign-in');
+        await page.waitForURL(isConsentPage);
+        const authorize = new URL(page.url()).searchParams;
+        expect(authorize.get('redirect_uri')).toBe(`${example.url}auth/wps/callback`);
+        expect(authorize.get('scope')).toBe('kso.user_base.read');
+        expect(await page.locator('#wps-user-name').textContent()).toBe('Ada Demo');
+        expect(await page.locator('#wps-client-id').textContent()).toBe('demo-client-id');
+        // Allow and Deny side by side, whole, on every screen.
+        const allow = await page.locator('#wps-allow').boundingBox();
+        const deny = await page.locator('#wps-deny').boundingBox();
+        expect(Math.abs(allow.y - deny.y)).toBeLessThan(1);
+        expect(deny.x + deny.width).toBeLessThanOrEqual(allow.x);
+        expect(allow.x + allow.width).toBeLessThanOrEqual(viewport.context.viewport.width);
+        await checkPage(page, watcher, shot('02-consent'));
 
-      await page.click('#wps-allow');
-      await page.waitForURL(example.url);
-      expect(await page.locator('#status').textContent()).toBe('You are signed in with WPS.');
-      await shot(page, '03-home-signed-in');
+        await press('#wps-allow');
+        await page.waitForURL(example.url);
+        expect(await page.locator('h1').textContent()).toBe('Hello, Ada Demo');
+        expect(await page.locator('#status').textContent()).toBe('You are signed in with WPS.');
+        await checkPage(page, watcher, shot('03-home-signed-in'));
 
-      await page.click('#profile');
-      await page.waitForURL(`${example.url}me`);
-      expect(await page.locator('#user-name').textContent()).toBe('Ada Demo');
-      const firstExpiry = await page.locator('#expires-at').getAttribute('datetime');
-      expect(Date.parse(firstExpiry)).toBeGreaterThan(Date.now());
-      await shot(page, '04-me-signed-in');
+        await press('#profile');
+        await page.waitForURL(`${example.url}me`);
+        expect(await page.locator('#user-name').textContent()).toBe('Ada Demo');
+        const firstExpiry = await page.locator('#expires-at').getAttribute('datetime');
+        expect(Date.parse(firstExpiry)).toBeGreaterThan(Date.now());
+        expect(await page.locator('#expires-at').textContent()).toBe(localClock(firstExpiry, timezoneId));
+        // The fake's tokens live 2 hours.
+        expect(await page.locator('#expires-in').textContent()).toMatch(/^expires in (1 h 59 min|2 h)$/);
+        expect(await page.locator('nav a[aria-current="page"]').textContent()).toBe('Profile');
+        await checkPage(page, watcher, shot('04-profile'));
 
-      const cookies = await context.cookies(example.url);
-      expect(cookies.map(({ name, httpOnly, sameSite }) => ({ name, httpOnly, sameSite }))).toEqual([
-        { name: 'wps_example.sid', httpOnly: true, sameSite: 'Lax' },
-      ]);
-      const api = await page.request.get(`${example.url}api/me`);
-      expect(api.status()).toBe(200);
-      expect(await api.json()).toEqual({ name: 'Ada Demo', expiresAt: firstExpiry });
+        const cookies = await context.cookies(example.url);
+        expect(cookies.map(({ name, httpOnly, sameSite }) => ({ name, httpOnly, sameSite }))).toEqual([
+          { name: 'wps_example.sid', httpOnly: true, sameSite: 'Lax' },
+        ]);
+        const api = await page.request.get(`${example.url}api/me`);
+        expect(api.status()).toBe(200);
+        expect(await api.json()).toEqual({ name: 'Ada Demo', expiresAt: firstExpiry });
 
-      const refreshAnswer = page.waitForResponse((res) => res.url() === `${example.url}me/refresh`);
-      await page.click('#force-refresh');
-      expect((await refreshAnswer).status()).toBe(303);
-      const secondExpiry = await page.locator(`#expires-at:not([datetime="${firstExpiry}"])`).getAttribute('datetime');
-      expect(Date.parse(secondExpiry)).toBeGreaterThan(Date.parse(firstExpiry));
-      expect(example.fake.tokenRequests('refresh_token')).toHaveLength(1);
-      expect(await page.locator('#user-name').textContent()).toBe('Ada Demo');
-      await shot(page, '05-me-after-force-refresh');
+        const refreshesBefore = example.fake.tokenRequests('refresh_token').length;
+        const refreshAnswer = page.waitForResponse((res) => res.url() === `${example.url}me/refresh`);
+        await press('#force-refresh');
+        expect((await refreshAnswer).status()).toBe(303);
+        await page.waitForURL(`${example.url}me`);
+        const flash = page.locator('#flash');
+        await flash.waitFor();
+        const secondExpiry = await page.locator('#expires-at').getAttribute('datetime');
+        expect(Date.parse(secondExpiry)).toBeGreaterThan(Date.parse(firstExpiry));
+        expect(example.fake.tokenRequests('refresh_token')).toHaveLength(refreshesBefore + 1);
+        expect(await flash.textContent()).toBe(
+          `Token refreshed: expiry ${localClock(firstExpiry, timezoneId)} → ${localClock(secondExpiry, timezoneId)}`,
+        );
+        expect(await flash.locator('time').evaluateAll((times) => times.map((t) => t.dateTime))).toEqual([
+          firstExpiry,
+          secondExpiry,
+        ]);
+        expect(await page.locator('#user-name').textContent()).toBe('Ada Demo');
+        await checkPage(page, watcher, shot('05-refreshed'));
 
-      await page.click('#sign-out');
-      await page.locator('#sign-in').waitFor();
-      expect(page.url()).toBe(example.url);
-      expect(await page.locator('#status').textContent()).toBe('You are not signed in.');
-      await shot(page, '06-home-after-sign-out');
+        const missing = `${example.url}no-such-page`;
+        const notFound = await page.goto(missing);
+        expect(notFound.status()).toBe(404);
+        expect(await page.locator('h1').textContent()).toBe('Page not found');
+        expect(await page.locator('#not-found').textContent()).toBe('There is no page at /no-such-page.');
+        await checkPage(page, watcher, shot('06-not-found'), deliberateDocumentError(missing, 404, 'Not Found'));
 
+        await press('#home');
+        await page.waitForURL(example.url);
+        await press('#sign-out');
+        await page.locator('#sign-in').waitFor();
+        expect(page.url()).toBe(example.url);
+        expect(await page.locator('#status').textContent()).toBe('You are not signed in.');
+        await checkPage(page, watcher, shot('07-signed-out'));
+
+        // Signed out, the profile sends the browser to sign in again.
+        await page.goto(`${example.url}me`);
+        await page.waitForURL(isConsentPage);
+        expect(await page.locator('#wps-allow').isVisible()).toBe(true);
+        expect(watcher.take()).toEqual([]);
+      });
+    },
+    WALK_TIMEOUT_MS,
+  );
+});
+
+describe('the example app in Chromium, edge cases (desktop)', () => {
+  const [desktop] = VIEWPORTS;
+
+  test('the flash message is shown once: reloading the profile does not show it again', async () => {
+    await withContext(desktop, async ({ page, press, watcher }) => {
       await page.goto(`${example.url}me`);
       await page.waitForURL(isConsentPage);
-      expect(await page.locator('#wps-allow').isVisible()).toBe(true);
-      await shot(page, '07-me-redirects-to-wps-consent');
+      await press('#wps-allow');
+      await page.waitForURL(`${example.url}me`);
+      await press('#force-refresh');
+      await page.locator('#flash').waitFor();
+      await page.reload();
+      expect(await page.locator('#user-name').textContent()).toBe('Ada Demo');
+      expect(await page.locator('#flash').count()).toBe(0);
+      expect(watcher.take()).toEqual([]);
+    });
+  });
+
+  test('a refresh that WPS fails keeps the token and says so on the profile', async () => {
+    await withContext(desktop, async ({ page, press, watcher, shot }) => {
+      await page.goto(`${example.url}me`);
+      await page.waitForURL(isConsentPage);
+      await press('#wps-allow');
+      await page.waitForURL(`${example.url}me`);
+      const expiry = await page.locator('#expires-at').getAttribute('datetime');
+      example.fake.queueTokenFault({ status: 503, body: 'Service Unavailable', contentType: 'text/plain' });
+      await press('#force-refresh');
+      const flash = page.locator('#flash');
+      await flash.waitFor();
+      expect((await flash.innerText()).split('\n')[0]).toBe(
+        'Refresh failed (wps_unavailable); the current token is kept.',
+      );
+      expect(await page.locator('#expires-at').getAttribute('datetime')).toBe(expiry);
+      expect(await page.locator('#user-name').textContent()).toBe('Ada Demo');
+      await checkPage(page, watcher, shot('09-refresh-failed'));
     });
   });
 
   test('GET /api/me answers 401 JSON when signed out, even to a browser', async () => {
-    await withContext(async (_context, page) => {
+    await withContext(desktop, async ({ page }) => {
       const res = await page.goto(`${example.url}api/me`);
       expect(res.status()).toBe(401);
       expect(res.headers()['content-type']).toMatch(/^application\/json/);
@@ -132,25 +279,39 @@ describe('the example app in Chromium', () => {
         code: 'login_required',
         message: expect.stringContaining('Sign in with WPS'),
       });
-      await shot(page, '08-api-me-signed-out-401');
+    });
+  });
+
+  test('GET /favicon.ico answers the SVG icon, for clients that ask for it anyway', async () => {
+    await withContext(desktop, async ({ page }) => {
+      const res = await page.request.get(`${example.url}favicon.ico`);
+      expect(res.status()).toBe(200);
+      expect(res.headers()['content-type']).toMatch(/^image\/svg\+xml/);
+      expect(example.fake.requests.filter((req) => req.path === '/favicon.ico')).toEqual([]);
     });
   });
 
   test('Deny at the consent page lands on a readable access_denied page without a stack trace', async () => {
-    await withContext(async (_context, page) => {
+    await withContext(desktop, async ({ page, press, watcher, shot }) => {
       await page.goto(example.url);
-      await page.click('#sign-in');
+      await press('#sign-in');
       await page.waitForURL(isConsentPage);
       const callbackAnswer = page.waitForResponse((res) => res.url().startsWith(`${example.url}auth/wps/callback?`));
-      await page.click('#wps-deny');
-      expect((await callbackAnswer).status()).toBe(401);
+      await press('#wps-deny');
+      const callback = await callbackAnswer;
+      expect(callback.status()).toBe(401);
       expect(await page.locator('#error-code').textContent()).toBe('access_denied');
       expect(await page.locator('#error-message').textContent()).toBe(
         'WPS sign-in was not granted: access_denied (The user denied access)',
       );
       expect(await page.locator('#sign-in').isVisible()).toBe(true);
       expect(await page.content()).not.toMatch(/\bat .+:\d+:\d+/);
-      await shot(page, '09-access-denied');
+      await checkPage(
+        page,
+        watcher,
+        shot('08-access-denied'),
+        deliberateDocumentError(callback.url(), 401, 'Unauthorized'),
+      );
     });
   });
 });

@@ -58,23 +58,144 @@ function escapeHtml(value) {
   return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}
-.note{background:#fff8e1;border:1px solid #f0d98a;padding:.5rem .75rem;border-radius:6px;font-size:.9rem}
-.error{background:#fdecea;border:1px solid #f5b7b1;padding:.75rem;border-radius:6px}.error p{margin:.5rem 0 0}
-.button,button{display:inline-block;background:#1a5fff;color:#fff;border:0;border-radius:6px;padding:.5rem 1rem;
-font:inherit;text-decoration:none;cursor:pointer}.actions{margin:1rem 0}form{display:inline}code{background:#f3f3f3;padding:0 .25rem}`;
+/** "expires in 1 h 59 min", "expired 3 min ago". The page's script runs this same function to keep it current. */
+function describeExpiry(msLeft) {
+  const minutes = Math.floor(Math.abs(msLeft) / 60000);
+  const hours = Math.floor(minutes / 60);
+  const span =
+    minutes === 0
+      ? 'less than a minute'
+      : [hours > 0 ? `${hours} h` : '', minutes % 60 > 0 ? `${minutes % 60} min` : ''].filter(Boolean).join(' ');
+  return msLeft >= 0 ? `expires in ${span}` : `expired ${span} ago`;
+}
 
-/** A whole HTML page. `body` is trusted HTML: escape every value put into it. */
-function page(title, body, notice) {
+/** Without JavaScript, times show in UTC, labelled so; the script below shows them in the reader's time zone. */
+function utcTime(date) {
+  const iso = date.toISOString();
+  const today = iso.slice(0, 10) === new Date().toISOString().slice(0, 10);
+  return `${today ? '' : `${iso.slice(0, 10)} `}${iso.slice(11, 19)} UTC`;
+}
+
+const idAttr = (id) => (id ? ` id="${id}"` : '');
+/** A `<time>` the browser rewrites to local time, e.g. "15:02:10". */
+const localTime = (date, id) =>
+  `<time${idAttr(id)} data-local datetime="${date.toISOString()}">${utcTime(date)}</time>`;
+/** A `<time>` reading "expires in 1 h 59 min", kept current by the browser. */
+const expiryIn = (date, id) =>
+  `<time${idAttr(id)} data-expiry datetime="${date.toISOString()}">` +
+  `${describeExpiry(date.getTime() - Date.now())}</time>`;
+
+// Runs in the browser: local times (24-hour clock, the date only when not today) and a ticking "expires in".
+const SCRIPT = `(() => {
+${describeExpiry}
+const clock = { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
+function update() {
+  const today = new Date().toDateString();
+  for (const el of document.querySelectorAll('time[data-local]')) {
+    const at = new Date(el.dateTime);
+    const options = at.toDateString() === today ? clock : { month: 'short', day: 'numeric', ...clock };
+    el.textContent = at.toLocaleString(undefined, options);
+    el.title = at.toLocaleString(undefined, { dateStyle: 'full', timeStyle: 'long' });
+  }
+  for (const el of document.querySelectorAll('time[data-expiry]')) {
+    el.textContent = describeExpiry(Date.parse(el.dateTime) - Date.now());
+  }
+}
+update();
+setInterval(update, 15000);
+})();`;
+
+const LOGO =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32" aria-hidden="true">' +
+  '<rect width="32" height="32" rx="7" fill="#1a5fff"/><path d="M7 10l3.5 12L16 13l5.5 9L25 10" fill="none" ' +
+  'stroke="#fff" stroke-width="3" stroke-linecap="round" stroke-linejoin="round"/></svg>';
+// Linked as a data URI in every page, so browsers never ask for /favicon.ico; served there too for other clients.
+const FAVICON = `data:image/svg+xml,${encodeURIComponent(LOGO)}`;
+
+const STYLE = `*{box-sizing:border-box}
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2329;background:#f2f4f8}
+a{color:#1a5fff}.muted{color:#646a73}
+.top{background:#fff;border-bottom:1px solid #e3e6eb}
+.top-in{max-width:40rem;margin:0 auto;padding:.75rem 0;display:flex;flex-wrap:wrap;align-items:center;
+justify-content:space-between;gap:.5rem 1rem}
+.brand{display:flex;align-items:center;gap:.5rem;font-weight:700;color:inherit;text-decoration:none}
+.brand svg{width:28px;height:28px;flex:none}.brand .muted{font-weight:400}
+nav{display:flex;gap:.25rem}nav a{padding:.3rem .7rem;border-radius:6px;color:inherit;text-decoration:none}
+nav a:hover{background:#f0f1f3}nav a[aria-current=page]{background:#e8efff;color:#1a5fff;font-weight:600}
+.card{max-width:40rem;margin:2rem auto 1rem;background:#fff;border:1px solid #e3e6eb;border-radius:12px;
+padding:1.5rem;box-shadow:0 2px 8px rgba(31,35,41,.06)}
+h1{font-size:1.5rem;line-height:1.25;margin:0 0 .75rem}p{margin:.6rem 0}
+.note{max-width:40rem;margin:0 auto 2rem;padding:0;font-size:.85rem;color:#646a73}
+.flash{margin:0 0 1rem;padding:.6rem .8rem;border-radius:8px;background:#e8f7ee;border:1px solid #a8dcb9}
+.flash.bad,.error{background:#fdecea;border:1px solid #f5b7b1}.error{padding:.75rem;border-radius:8px}
+.error p{margin:.5rem 0 0}
+.actions{display:flex;flex-wrap:wrap;gap:.75rem;margin:1.25rem 0 0}.actions form{margin:0}
+.button,button{display:inline-block;background:#1a5fff;color:#fff;border:1px solid #1a5fff;border-radius:8px;
+padding:.55rem 1rem;font:inherit;font-weight:600;text-decoration:none;cursor:pointer}
+.button.secondary,button.secondary{background:#fff;color:#1a5fff}
+:focus-visible{outline:3px solid #9dbbff;outline-offset:2px}
+code{background:#f0f1f3;padding:0 .3rem;border-radius:4px;font-size:.9em;overflow-wrap:anywhere}
+pre{overflow:auto;font-size:.8rem;background:#f5f7fa;padding:.75rem;border-radius:8px}
+.profile{display:flex;align-items:center;gap:.75rem;margin:0 0 1rem}
+.avatar{flex:none;width:3rem;height:3rem;border-radius:50%;background:#1a5fff;color:#fff;display:grid;
+place-items:center;font-weight:600;font-size:1.1rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.4rem 1rem;margin:0}dt{color:#646a73}dd{margin:0}
+@media (max-width:42rem){.top-in{padding:.75rem}.card{margin:1rem .75rem;padding:1.25rem}.note{padding:0 .75rem}
+nav{width:100%}nav a{flex:1;text-align:center}}`;
+
+// The header's links, one per page.
+const NAV = [
+  { href: '/', label: 'Home' },
+  { href: '/me', label: 'Profile' },
+];
+
+/** A whole HTML page. `body` and `flash` are trusted HTML: escape every value put into them. */
+function page({ path, title, heading = title, body, flash = '', notice = '' }) {
+  const nav = NAV.map(
+    ({ href, label }) => `<a href="${href}"${href === path ? ' aria-current="page"' : ''}>${label}</a>`,
+  ).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
-<body><main><h1>${escapeHtml(title)}</h1>${notice}${body}</main></body></html>`;
+<title>${escapeHtml(title)} · express-wps-oauth example</title><link rel="icon" href="${FAVICON}">
+<style>${STYLE}</style></head>
+<body><header class="top"><div class="top-in"><a class="brand" href="/">${LOGO}<span>express-wps-oauth
+<span class="muted">example</span></span></a><nav aria-label="Pages">${nav}</nav></div></header>
+<main class="card">${flash}<h1>${escapeHtml(heading)}</h1>
+${body}</main>${notice}
+<script>${SCRIPT}</script></body></html>`;
+}
+
+/** "AD" for "Ada Demo": the avatar, drawn without loading the user's picture from WPS. */
+function initials(name) {
+  return name
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(0, 2)
+    .map((word) => word.charAt(0).toUpperCase())
+    .join('');
 }
 
 const signInButton = '<a class="button" id="sign-in" href="/auth/wps/login">Sign in with WPS</a>';
 const signOutButton =
-  '<form method="post" action="/auth/wps/logout"><button type="submit" id="sign-out">Sign out</button></form>';
+  '<form method="post" action="/auth/wps/logout">' +
+  '<button type="submit" class="secondary" id="sign-out">Sign out</button></form>';
+const homeButton = '<a class="button secondary" id="home" href="/">Home</a>';
+
+/** The one-time message POST /me/refresh left in the session, as HTML (removed once read), or ''. */
+function takeFlash(req) {
+  const flash = req.session.flash;
+  if (flash === undefined) return '';
+  delete req.session.flash;
+  if (flash.kind === 'failed') {
+    return `<p class="flash bad" id="flash" role="alert">Refresh failed (<code>${escapeHtml(flash.code)}</code>); the
+current token is kept.<br><span class="muted">${escapeHtml(flash.message)}</span></p>`;
+  }
+  const before = localTime(new Date(flash.before));
+  const after = localTime(new Date(flash.after));
+  return flash.before === flash.after
+    ? `<p class="flash" id="flash" role="status">Token not refreshed (no usable refresh token): expiry ${before}</p>`
+    : `<p class="flash" id="flash" role="status">Token refreshed: expiry ${before} → ${after}</p>`;
+}
 
 /** Express 4 does not send a rejected promise to the error handler; this does. */
 const asyncRoute = (fn) => (req, res, next) => fn(req, res).catch(next);
@@ -121,11 +242,13 @@ async function createApp({ port = 3000, env = process.env } = {}) {
     ? `<p class="note">Demo mode: "Sign in with WPS" goes to a fake WPS running inside this app and signs you in as
 ${escapeHtml(DEMO_USER_NAME)}. Set WPS_CLIENT_ID, WPS_CLIENT_SECRET and WPS_REDIRECT_URI to use the real WPS.</p>`
     : '';
-  const render = (res, title, body, status = 200) =>
+  // Pages depend on who is signed in: never cached, so Back after signing out does not show the old page.
+  const render = (req, res, { status = 200, ...content }) =>
     res
       .status(status)
+      .set('Cache-Control', 'no-store')
       .type('html')
-      .send(page(title, body, notice));
+      .send(page({ ...content, path: req.path, notice }));
 
   const app = express();
   app.disable('x-powered-by');
@@ -133,6 +256,10 @@ ${escapeHtml(DEMO_USER_NAME)}. Set WPS_CLIENT_ID, WPS_CLIENT_SECRET and WPS_REDI
   // X-Forwarded-Proto to know the request was https, and so to send the `secure` cookie below.
   if (env.TRUST_PROXY)
     app.set('trust proxy', /^\d+$/.test(env.TRUST_PROXY) ? Number(env.TRUST_PROXY) : env.TRUST_PROXY);
+
+  app.get('/favicon.ico', (req, res) => {
+    res.set('Cache-Control', 'public, max-age=86400').type('image/svg+xml').send(LOGO);
+  });
 
   app.use(
     session({
@@ -161,11 +288,24 @@ ${escapeHtml(DEMO_USER_NAME)}. Set WPS_CLIENT_ID, WPS_CLIENT_SECRET and WPS_REDI
   // open longer fails with `state_mismatch`: the error page below offers to start again.
 
   app.get('/', (req, res) => {
-    const body = req.wps.isAuthenticated()
-      ? `<p id="status">You are signed in with WPS.</p>
-<div class="actions"><a class="button" id="profile" href="/me">Your WPS profile</a> ${signOutButton}</div>`
-      : `<p id="status">You are not signed in.</p><div class="actions">${signInButton}</div>`;
-    render(res, 'express-wps-oauth example', body);
+    if (!req.wps.isAuthenticated()) {
+      return render(req, res, {
+        title: 'Home',
+        heading: 'Welcome',
+        body: `<p id="status">You are not signed in.</p>
+<p class="muted">Sign in with your WPS 365 account to see your profile and your access token.</p>
+<div class="actions">${signInButton}</div>`,
+      });
+    }
+    // req.wps.user is the profile fetched at sign-in (undefined if that fetch failed); no request to WPS here.
+    const name = req.wps.user?.name;
+    render(req, res, {
+      title: 'Home',
+      heading: name ? `Hello, ${name}` : 'Hello',
+      body: `<p id="status">You are signed in with WPS.</p>
+<p>Your access token ${expiryIn(req.wps.expiresAt)} (at ${localTime(req.wps.expiresAt)}).</p>
+<div class="actions"><a class="button" id="profile" href="/me">Your WPS profile</a> ${signOutButton}</div>`,
+    });
   });
 
   // requireWpsToken(): signed-out browsers are sent to sign in and come back here afterwards; an access token
@@ -176,31 +316,46 @@ ${escapeHtml(DEMO_USER_NAME)}. Set WPS_CLIENT_ID, WPS_CLIENT_SECRET and WPS_REDI
     asyncRoute(async (req, res) => {
       // The profile (id, name, avatar, companyId) was fetched from /v7/users/current at sign-in; getUser()
       // fetches it again only if that failed.
-      const { name } = await req.wps.getUser();
+      const user = await req.wps.getUser();
       const expiresAt = req.wps.expiresAt;
-      const minutes = Math.round((expiresAt.getTime() - Date.now()) / 60_000);
-      res.set('Cache-Control', 'no-store');
-      render(
-        res,
-        'Your WPS profile',
-        `<p>Signed in as <strong id="user-name">${escapeHtml(name)}</strong>.</p>
-<p>The access token expires at <time id="expires-at" datetime="${expiresAt.toISOString()}">${expiresAt.toISOString()}</time>
-(in ${minutes} min). The library refreshes it shortly before that.</p>
-<div class="actions"><form method="post" action="/me/refresh"><button type="submit" id="force-refresh">Force refresh</button></form>
-${signOutButton} <a href="/">Home</a></div>`,
-      );
+      const flash = takeFlash(req);
+      const company = user.companyId ? `<dt>Company</dt><dd><code>${escapeHtml(user.companyId)}</code></dd>` : '';
+      render(req, res, {
+        title: 'Your WPS profile',
+        flash,
+        body: `<div class="profile">
+<span class="avatar" aria-hidden="true">${escapeHtml(initials(user.name))}</span>
+<div><strong id="user-name">${escapeHtml(user.name)}</strong>
+<div class="muted">WPS user <code>${escapeHtml(user.id)}</code></div></div></div>
+<dl>${company}<dt>Access token</dt>
+<dd>${expiryIn(expiresAt, 'expires-in')}, at ${localTime(expiresAt, 'expires-at')}</dd></dl>
+<p class="muted">The library refreshes the token shortly before it expires. <strong>Force refresh</strong> gets a
+new one now; WPS also replaces the refresh token each time.</p>
+<div class="actions"><form method="post" action="/me/refresh">
+<button type="submit" id="force-refresh">Force refresh</button></form>
+${signOutButton}</div>`,
+      });
     }),
   );
 
+  // POST, then redirect to GET /me (so reloading does not refresh again): the outcome waits in the session as a
+  // one-time "flash" message, under the app's own key. The library's session data is not the app's to read.
   app.post(
     '/me/refresh',
     requireWpsToken(),
     asyncRoute(async (req, res) => {
-      // Pretend the access token expires now, so getAccessToken() refreshes it. WPS rotates the refresh token on
-      // every refresh and the old one stops working at once: the library stores the new one and serializes
-      // refreshes, so two tabs refreshing together do not sign the user out.
-      req.session.wps.tokens.expiresAt = Date.now();
-      await req.wps.getAccessToken();
+      const before = req.wps.expiresAt;
+      try {
+        // WPS rotates the refresh token on every refresh and the old one stops working at once: the library stores
+        // the new one and serializes refreshes, so two tabs refreshing together do not sign the user out.
+        await req.wps.refresh();
+        req.session.flash = { kind: 'refreshed', before: before.toISOString(), after: req.wps.expiresAt.toISOString() };
+      } catch (err) {
+        // wps_unavailable or wps_timeout keep the old tokens: say so on the profile. A refresh WPS refused signed the
+        // user out (login_required): the error page offers to sign in again.
+        if (!(err instanceof WpsAuthError) || !req.wps.isAuthenticated()) throw err;
+        req.session.flash = { kind: 'failed', code: err.code, message: err.message };
+      }
       res.redirect(303, '/me');
     }),
   );
@@ -220,6 +375,19 @@ ${signOutButton} <a href="/">Home</a></div>`,
     }),
   );
 
+  // No route matched.
+  app.use((req, res) => {
+    if (req.path.startsWith('/api/')) {
+      return res.status(404).json({ code: 'not_found', message: `No API at ${req.method} ${req.path}` });
+    }
+    render(req, res, {
+      status: 404,
+      title: 'Page not found',
+      body: `<p id="not-found">There is no page at <code>${escapeHtml(req.path)}</code>.</p>
+<div class="actions"><a class="button" id="home" href="/">Home</a></div>`,
+    });
+  });
+
   // Library errors carry a stable `code` and an HTTP `status`, and their messages never hold a secret or a token.
   app.use((err, req, res, next) => {
     const known = err instanceof WpsAuthError || err instanceof WpsApiError;
@@ -230,14 +398,13 @@ ${signOutButton} <a href="/">Home</a></div>`,
     if (res.headersSent) return next(err);
     if (req.path.startsWith('/api/')) return res.status(status).json({ code, message });
     const stack = !known && !production ? `<pre>${escapeHtml(err.stack)}</pre>` : '';
-    render(
-      res,
-      known ? 'Sign-in problem' : 'Something went wrong',
-      `<div class="error">Error code: <code id="error-code">${escapeHtml(code)}</code>
-<p id="error-message">${escapeHtml(message)}</p></div>${stack}
-<div class="actions">${signInButton} <a href="/">Home</a></div>`,
+    render(req, res, {
       status,
-    );
+      title: known ? 'Sign-in problem' : 'Something went wrong',
+      body: `<div class="error">Error code: <code id="error-code">${escapeHtml(code)}</code>
+<p id="error-message">${escapeHtml(message)}</p></div>${stack}
+<div class="actions">${signInButton} ${homeButton}</div>`,
+    });
   });
 
   server.on('request', app);
