@@ -21,6 +21,8 @@ module.exports = {
   // Many suites mostly wait on sockets and child processes: two workers on two cores finish sooner.
   maxWorkers: 2,
   reporters: ['default', '<rootDir>/.ci/jest-summary-reporter.js'],
+  // Finds a running Redis on 127.0.0.1:6379 when REDIS_URL is unset.
+  globalSetup: '<rootDir>/__tests__/global-setup.js',
   projects: [
     { ...base, displayName: 'express4', globals: { EXPRESS_MAJOR: 4 } },
     {
@@ -31,8 +33,14 @@ module.exports = {
         '^express$': express5Dir,
         '^express/(.*)$': `${express5Dir}/$1`,
       },
-      // What `npm pack` ships does not depend on the Express version; packing once is enough.
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/__tests__/package\\.test\\.ts$'],
+      // Run once, in the express4 project, what does not depend on the Express version: what `npm pack` ships, the
+      // Redis lock itself, and the suites of forked app instances (they load Express 4 whatever Jest maps).
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        '<rootDir>/__tests__/package\\.test\\.ts$',
+        '<rootDir>/__tests__/redis/redis-lock\\.test\\.ts$',
+        '<rootDir>/__tests__/redis/multi-instance\\.test\\.ts$',
+      ],
     },
   ],
 };

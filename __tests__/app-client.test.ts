@@ -1,8 +1,8 @@
 import { inspect } from 'node:util';
 import { createWpsAppClient, systemClock, WpsApiError, WpsAuthError } from '../lib';
 import { resolveAppClientConfig } from '../lib/config';
-import { startFakeWps, type FakeWps } from '../lib/testing';
-import { CLIENT_ID, CLIENT_SECRET, wait } from './helpers/app';
+import { createTestClock, startFakeWps, type FakeWps } from '../lib/testing';
+import { CLIENT_ID, CLIENT_SECRET } from './helpers/app';
 
 let fake: FakeWps;
 
@@ -45,21 +45,28 @@ describe('getAppAccessToken', () => {
   });
 
   it('gets a new token refreshSkewSeconds before expiry, and keeps the old one while WPS is down', async () => {
-    fake.setOptions({ accessTokenTtlSeconds: 2 });
-    const app = client({ refreshSkewSeconds: 1 });
+    const clock = createTestClock();
+    const timed = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, clock });
+    const app = client({ refreshSkewSeconds: 60, baseUrl: timed.url, clock });
     const first = await app.getAppAccessToken();
+    clock.advance(7200_000 - 61_000);
     expect(await app.getAppAccessToken()).toBe(first);
-    expect(fake.tokenRequests()).toHaveLength(1);
+    expect(timed.tokenRequests()).toHaveLength(1);
 
-    await wait(1100);
+    clock.advance(2_000);
     // Inside the skew: a new token is due; WPS failing now must not cost the still-valid one.
-    fake.queueTokenFault({ status: 503, body: 'down' });
+    timed.queueTokenFault({ status: 503, body: 'down' });
     expect(await app.getAppAccessToken()).toBe(first);
     const second = await app.getAppAccessToken();
     expect(second).not.toBe(first);
-    expect(fake.tokenRequests()).toHaveLength(3);
+    expect(timed.tokenRequests()).toHaveLength(3);
     expect(await app.getAppAccessToken()).toBe(second);
-    expect(fake.tokenRequests()).toHaveLength(3);
+    expect(timed.tokenRequests()).toHaveLength(3);
+    // Past its expiry the old token is never served, even with WPS down.
+    clock.advance(7200_000);
+    timed.queueTokenFault({ status: 503, body: 'down' });
+    await expect(app.getAppAccessToken()).rejects.toMatchObject({ code: 'wps_unavailable' });
+    await timed.close();
   });
 
   it('caps the skew at half the token lifetime, so a short-lived token is still cached', async () => {

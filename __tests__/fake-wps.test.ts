@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { request, type IncomingHttpHeaders } from 'node:http';
-import { startFakeWps, type FakeWps } from '../lib/testing';
+import { createTestClock, startFakeWps, type FakeWps } from '../lib/testing';
 
 interface RawResponse {
   status: number;
@@ -597,9 +597,15 @@ describe('startFakeWps', () => {
     });
   });
 
-  describe('expiry (ttl 1 s)', () => {
+  describe('expiry (ttl 1 s, time moved by a test clock)', () => {
     it('expires codes, access tokens and refresh tokens', async () => {
-      const short = await startFakeWps({ codeTtlSeconds: 1, accessTokenTtlSeconds: 1, refreshTokenTtlSeconds: 1 });
+      const clock = createTestClock();
+      const short = await startFakeWps({
+        codeTtlSeconds: 1,
+        accessTokenTtlSeconds: 1,
+        refreshTokenTtlSeconds: 1,
+        clock,
+      });
       try {
         const unused = await obtainCode(short);
         const tokens = JSON.parse((await postToken(short, exchangeForm(await obtainCode(short)))).body) as Record<
@@ -610,7 +616,7 @@ describe('startFakeWps', () => {
         const longLived = short.mintTokens({ accessTokenTtlSeconds: 60, refreshTokenTtlSeconds: 60 });
         expect((await currentUser(short, String(tokens.access_token))).status).toBe(200);
 
-        await sleep(1100);
+        clock.advance(1100);
 
         const code = await postToken(short, exchangeForm(unused));
         expect(JSON.parse(code.body)).toEqual(

@@ -3,7 +3,7 @@ import { IncomingMessage } from 'node:http';
 import session from 'express-session';
 import request from 'supertest';
 import { requireWpsToken, wpsAuth } from '../lib';
-import { startFakeWps, type FakeWps } from '../lib/testing';
+import { createTestClock, startFakeWps, type FakeWps } from '../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signIn, type TestApp } from './helpers/app';
 
 let fake: FakeWps;
@@ -163,17 +163,14 @@ describe('refresh', () => {
     // A refresh token that expired: emulate by a short-lived pair from the fake.
     const res = await agent.get('/test/session').expect(200);
     expect(res.body.wps.tokens.refreshToken).toBeDefined();
-    const shortFake = await startFakeWps({
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      refreshTokenTtlSeconds: 1,
-    });
+    const clock = createTestClock();
+    const shortFake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, clock });
     try {
-      const app = createTestApp(shortFake).app;
+      const app = createTestApp(shortFake, { clock }).app;
       const a = request.agent(app);
       await signIn(a);
-      await a.post('/test/expire').expect(200);
-      await new Promise((r) => setTimeout(r, 1100));
+      // Thirty days and a second later, both the access and the refresh token have expired.
+      clock.advance(2592000 * 1000 + 1000);
       shortFake.reset();
       expect((await a.get('/api/error-mode').expect(401)).body.code).toBe('login_required');
       expect(shortFake.tokenRequests()).toHaveLength(0);

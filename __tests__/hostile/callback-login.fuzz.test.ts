@@ -7,6 +7,7 @@ import { ENCODINGS, encodePart, pct, type Encoding } from './helpers/encode';
 import { check, OPEN_REDIRECT_PAYLOADS, runs, SAFE_PATH, staysOnOrigin, trickyString } from './helpers/fuzz';
 import { watchForCrashes, type CrashWatch } from './helpers/guards';
 import { header, listen, rawGet, sessionCookieOf, type LocalServer, type RawResponse } from './helpers/raw-http';
+import { note } from '../helpers/notes';
 
 const CALLBACK = '/auth/wps/callback';
 const LOGIN = '/auth/wps/login';
@@ -432,7 +433,7 @@ describe('callback fuzzing (real HTTP, raw bytes)', () => {
         }
       }),
     );
-    console.info(`[hostile] callback outcomes: ${JSON.stringify(tally)}`);
+    note(`[hostile] callback outcomes: ${JSON.stringify(tally)}`);
     expect(ran).toBe(n);
     // Every branch of the callback was reached, or the property proves less than it claims.
     for (const count of Object.values(tally)) expect(count).toBeGreaterThan(0);
@@ -534,7 +535,7 @@ describe('login, callback and logout with a generated returnTo', () => {
         expect(landed).toBe(safeReturnTo(parsed.returnTo) ?? '/');
       }),
     );
-    console.info(`[hostile] login returnTo kept as given in ${keptAsGiven}/${n} runs`);
+    note(`[hostile] login returnTo kept as given in ${keptAsGiven}/${n} runs`);
     expect(ran).toBe(n);
     expect(keptAsGiven).toBeGreaterThan(n / 20);
   }, 60_000);

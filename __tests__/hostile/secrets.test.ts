@@ -9,6 +9,7 @@ import { FAULTS, type FaultCase } from './helpers/faults';
 import { realProcess, watchForCrashes, type CrashWatch } from './helpers/guards';
 import { Haystack, LEAK_WINDOW } from './helpers/secrets';
 import { liveRecord, storedRecord } from '../helpers/stored';
+import { note } from '../helpers/notes';
 
 type Agent = ReturnType<typeof request.agent>;
 type Res = request.Response;
@@ -39,7 +40,7 @@ afterAll(async () => {
   if (previousDebug) createDebug.enable(previousDebug);
   crashes.stop();
   await fake.close();
-  console.info(
+  note(
     `[hostile] secrets: ${scanned.cases} failure cases, ${scanned.parts} outputs (${scanned.bytes} bytes) scanned for ` +
       `${secrets.size} secrets and every ${LEAK_WINDOW}-character piece of them: 0 leaks`,
   );

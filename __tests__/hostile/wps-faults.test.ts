@@ -8,6 +8,7 @@ import { authorize, CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signI
 import { FAULTS, SHORT_TIMEOUT_MS, type Expected, type FaultCase } from './helpers/faults';
 import { eventually, sleep, watchForCrashes, type CrashWatch } from './helpers/guards';
 import { startCountingProxy } from './helpers/proxy';
+import { note } from '../helpers/notes';
 
 type Agent = ReturnType<typeof request.agent>;
 
@@ -292,7 +293,7 @@ describe('bodies the fake cannot send', () => {
         expect(res.status).toBe(502);
         expect(res.body.code).toBe('wps_unavailable');
         await sleep(50);
-        console.info(`[hostile] endless body: the server got to write ${written} bytes before the library hung up`);
+        note(`[hostile] endless body: the server got to write ${written} bytes before the library hung up`);
         // Socket buffers hold a few MB at most; the other ~1000 MB were never produced.
         expect(written).toBeLessThan(64 * 1024 * 1024);
       },

@@ -8,27 +8,26 @@ import path from 'node:path';
 import { createClient } from 'redis';
 import ts from 'typescript';
 
-/** Where the Redis tests find Redis; `.ci/run` sets it. Unset: the Redis suites are skipped with a notice. */
+/**
+ * Where the Redis tests find Redis: REDIS_URL, or a Redis answering on 127.0.0.1:6379 (found by
+ * __tests__/global-setup.js). Neither: the Redis suites are skipped, each with one line saying why.
+ */
 export const REDIS_URL = process.env.REDIS_URL;
 
-/**
- * `describe` when Redis is configured, else `describe.skip` plus a printed notice saying how to run the suite.
- * `onlyOnce`: skip it in the Express 5 Jest project (see {@link FIRST_JEST_PROJECT}).
- */
-export function describeRedis(name: string, fn: () => void, options: { onlyOnce?: boolean } = {}): void {
-  if (options.onlyOnce && !FIRST_JEST_PROJECT) {
-    describe.skip(`${name} (runs in the express4 project only)`, fn);
-    return;
-  }
+/** `describe` when Redis is there, else `describe.skip` plus one printed line saying why and how to run it. */
+export function describeRedis(name: string, fn: () => void): void {
   if (REDIS_URL) {
     describe(name, fn);
     return;
   }
-  // Straight to stderr: Jest drops console output of a file whose tests are all skipped.
-  process.stderr.write(
-    `NOTICE skipped "${name}": REDIS_URL is not set. Start Redis and run ` +
-      '`REDIS_URL=redis://127.0.0.1:6379 npx jest __tests__/redis` (.ci/run sets REDIS_URL, so CI never skips).\n',
-  );
+  // One line per skipped group, from the first Jest project only. Straight to stderr: Jest drops console output of
+  // a file whose tests are all skipped.
+  if (FIRST_JEST_PROJECT) {
+    process.stderr.write(
+      `skipped "${name}": no Redis (REDIS_URL is unset and nothing answers at 127.0.0.1:6379); start redis-server ` +
+        'to run it (.ci/run starts one)\n',
+    );
+  }
   describe.skip(name, fn);
 }
 

@@ -1,3 +1,4 @@
+import { systemClock, type WpsClock } from '../clock';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -20,58 +21,58 @@ export interface FakeWpsOptions {
    * The only APPID the fake accepts.
    * @default 'test-client-id'
    */
-  clientId?: string;
+  clientId?: string | undefined;
   /**
    * The only APPKEY the fake accepts.
    * @default 'test-client-secret'
    */
-  clientSecret?: string;
+  clientSecret?: string | undefined;
   /**
    * Callbacks registered "in the console"; `redirect_uri` must equal one of them exactly.
    * @default undefined — any absolute http(s) URL is accepted
    */
-  redirectUris?: string[];
+  redirectUris?: string[] | undefined;
   /**
    * `'auto'` redirects straight back with a code; `'page'` serves an HTML consent page with Allow/Deny buttons
    * (ids `wps-allow`, `wps-deny`) for browser-driven tests.
    * @default 'auto'
    */
-  consent?: 'auto' | 'page';
+  consent?: 'auto' | 'page' | undefined;
   /**
    * Overrides for the signed-in user.
    * @default { id: 'fake-user-1', name: 'Demo User', avatar: 'https://example.invalid/avatar.png', companyId: 'fake-company-1' }
    */
-  user?: Partial<FakeWpsUser>;
+  user?: Partial<FakeWpsUser> | undefined;
   /**
    * Lifetime of issued access tokens, in whole seconds.
    * @default 7200
    */
-  accessTokenTtlSeconds?: number;
+  accessTokenTtlSeconds?: number | undefined;
   /**
    * Lifetime of issued refresh tokens, in whole seconds.
    * @default 2592000
    */
-  refreshTokenTtlSeconds?: number;
+  refreshTokenTtlSeconds?: number | undefined;
   /**
    * Lifetime of authorization codes, in whole seconds (the platform uses 10 minutes).
    * @default 600
    */
-  codeTtlSeconds?: number;
+  codeTtlSeconds?: number | undefined;
   /**
    * Delay before answering every `POST /oauth2/token`, to exercise timeouts and refresh races.
    * @default 0
    */
-  tokenLatencyMs?: number;
+  tokenLatencyMs?: number | undefined;
   /**
    * Whether each refresh returns a new refresh token and kills the old one at once, as the platform does.
    * @default true
    */
-  rotateRefreshTokens?: boolean;
+  rotateRefreshTokens?: boolean | undefined;
   /**
    * Send `refresh_expires_in` as a numeric string, as the platform's docs type it.
    * @default false
    */
-  refreshExpiresInAsString?: boolean;
+  refreshExpiresInAsString?: boolean | undefined;
   /**
    * Strict KSO-1 mode, as for an app that switched API signing on: every `/v7/*` request must carry `X-Kso-Date`
    * (RFC 1123, at most 15 minutes off) and `X-Kso-Authorization: KSO-1 <APPID>:<hex HMAC-SHA256(APPKEY, "KSO-1" +
@@ -79,7 +80,13 @@ export interface FakeWpsOptions {
    * gets 401 `{ code: 40100002, msg: 'invalid_signature' }`.
    * @default false
    */
-  requireSignature?: boolean;
+  requireSignature?: boolean | undefined;
+  /**
+   * Where the fake reads the time for the lifetimes of codes and tokens: give it the same `createTestClock()` as
+   * the app, and `clock.advance()` ages both sides at once.
+   * @default systemClock
+   */
+  clock?: WpsClock | undefined;
 }
 
 /** One HTTP request the fake received, so tests can assert on exactly what the app sent. */
@@ -185,6 +192,7 @@ interface Settings {
   rotateRefreshTokens: boolean;
   refreshExpiresInAsString: boolean;
   requireSignature: boolean;
+  clock: WpsClock;
 }
 
 interface AuthorizationRequest {
@@ -296,16 +304,12 @@ function requireParams<K extends string>(params: URLSearchParams, names: readonl
   return result;
 }
 
-function isExpired(record: Expiring): boolean {
-  return record.expiresAt <= Date.now();
+function isExpired(record: Expiring, now: number): boolean {
+  return record.expiresAt <= now;
 }
 
-function secondsLeft(record: Expiring): number {
-  return Math.max(0, Math.ceil((record.expiresAt - Date.now()) / 1000));
-}
-
-function expiresAfter(seconds: number): number {
-  return Date.now() + seconds * 1000;
+function secondsLeft(record: Expiring, now: number): number {
+  return Math.max(0, Math.ceil((record.expiresAt - now) / 1000));
 }
 
 function escapeHtml(text: string): string {
@@ -424,6 +428,7 @@ function resolveSettings(options: FakeWpsOptions): Settings {
     rotateRefreshTokens: options.rotateRefreshTokens ?? true,
     refreshExpiresInAsString: options.refreshExpiresInAsString ?? false,
     requireSignature: options.requireSignature ?? false,
+    clock: options.clock ?? systemClock,
   };
 }
 
@@ -563,6 +568,11 @@ class FakeWpsServer {
   ]);
   private closing: Promise<void> | undefined;
 
+  /** The fake's time, for the lifetimes of codes and tokens: the test clock when one was given. */
+  private now(): number {
+    return this.settings.clock.now();
+  }
+
   constructor(private readonly settings: Settings) {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => this.answerFailure(res, error));
@@ -624,7 +634,7 @@ class FakeWpsServer {
       opts.refreshTokenTtlSeconds ?? this.settings.refreshTokenTtlSeconds,
     );
     const refreshToken = `kso_rt_${randomPart(32)}`;
-    this.refreshTokens.set(refreshToken, { expiresAt: expiresAfter(refreshTtl) });
+    this.refreshTokens.set(refreshToken, { expiresAt: this.now() + refreshTtl * 1000 });
     return {
       access_token: this.issueAccessToken('user', accessTtl),
       expires_in: accessTtl,
@@ -635,7 +645,7 @@ class FakeWpsServer {
   }
 
   expireAccessTokens(): void {
-    const now = Date.now();
+    const now = this.now();
     for (const record of this.accessTokens.values()) record.expiresAt = Math.min(record.expiresAt, now);
   }
 
@@ -719,7 +729,7 @@ class FakeWpsServer {
       return;
     }
     const requestId = randomPart(16);
-    this.pendingConsents.set(requestId, { ...request, expiresAt: expiresAfter(this.settings.codeTtlSeconds) });
+    this.pendingConsents.set(requestId, { ...request, expiresAt: this.now() + this.settings.codeTtlSeconds * 1000 });
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
     res.end(renderConsentPage(this.settings.user, this.settings.clientId, request.scope, requestId));
   }
@@ -751,13 +761,13 @@ class FakeWpsServer {
     if (decision !== 'allow' && decision !== 'deny') throw invalidRequest("'decision' must be 'allow' or 'deny'");
     const pending = this.pendingConsents.get(requestId);
     this.pendingConsents.delete(requestId);
-    if (!pending || isExpired(pending)) throw invalidRequest("'request_id' is unknown, used or expired");
+    if (!pending || isExpired(pending, this.now())) throw invalidRequest("'request_id' is unknown, used or expired");
     sendRedirect(res, decision === 'allow' ? this.redirectWithCode(pending) : this.redirectDenied(pending));
   }
 
   private redirectWithCode(request: AuthorizationRequest): string {
     const code = `kso_ac_${randomPart(16)}.${randomPart(16)}`;
-    this.codes.set(code, { ...request, expiresAt: expiresAfter(this.settings.codeTtlSeconds) });
+    this.codes.set(code, { ...request, expiresAt: this.now() + this.settings.codeTtlSeconds * 1000 });
     const params = new URLSearchParams({ code });
     if (request.state !== undefined) params.set('state', request.state);
     return appendQuery(request.redirectUri, params);
@@ -804,7 +814,7 @@ class FakeWpsServer {
     const p = requireParams(form, ['client_id', 'client_secret', 'code', 'redirect_uri']);
     this.authenticateClient(p.client_id, p.client_secret);
     const issued = this.codes.get(p.code);
-    if (!issued || isExpired(issued)) {
+    if (!issued || isExpired(issued, this.now())) {
       this.codes.delete(p.code);
       throw invalidGrant('code is unknown, already used or expired');
     }
@@ -819,7 +829,7 @@ class FakeWpsServer {
     const p = requireParams(form, ['refresh_token', 'client_id', 'client_secret']);
     this.authenticateClient(p.client_id, p.client_secret);
     const record = this.refreshTokens.get(p.refresh_token);
-    if (!record || isExpired(record)) {
+    if (!record || isExpired(record, this.now())) {
       this.refreshTokens.delete(p.refresh_token);
       throw invalidGrant('refresh_token is unknown, expired or already rotated');
     }
@@ -832,7 +842,7 @@ class FakeWpsServer {
       access_token: this.issueAccessToken('user', ttl),
       expires_in: ttl,
       refresh_token: p.refresh_token,
-      refresh_expires_in: secondsLeft(record),
+      refresh_expires_in: secondsLeft(record, this.now()),
       token_type: 'bearer',
     });
   }
@@ -851,7 +861,7 @@ class FakeWpsServer {
 
   private issueAccessToken(kind: AccessTokenRecord['kind'], ttlSeconds: number): string {
     const token = `fake_at_${randomPart(32)}`;
-    this.accessTokens.set(token, { kind, expiresAt: expiresAfter(ttlSeconds) });
+    this.accessTokens.set(token, { kind, expiresAt: this.now() + ttlSeconds * 1000 });
     return token;
   }
 
@@ -859,7 +869,7 @@ class FakeWpsServer {
     const token = BEARER_PATTERN.exec(req.headers.authorization ?? '')?.[1];
     if (!token) throw invalidToken('Authorization: Bearer <access_token> header is missing');
     const record = this.accessTokens.get(token);
-    if (!record || isExpired(record)) throw invalidToken('access token is unknown or expired');
+    if (!record || isExpired(record, this.now())) throw invalidToken('access token is unknown or expired');
     return record;
   }
 

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { note } from '../../helpers/notes';
 
 /**
  * The one seed of every property in this folder: fixed so a failure replays exactly. Override with
@@ -19,8 +20,7 @@ export async function check<T>(
   property: fc.IAsyncProperty<T> | fc.IProperty<T>,
 ): Promise<number> {
   const details = await fc.check(property as fc.IAsyncProperty<T>, { seed: SEED, numRuns });
-  // Printed before asserting, so a failing run still says how to replay it.
-  console.info(`[hostile] ${name}: fast-check seed=${SEED} runs=${details.numRuns}${details.failed ? ' FAILED' : ''}`);
+  note(`[hostile] ${name}: fast-check seed=${SEED} runs=${details.numRuns}${details.failed ? ' FAILED' : ''}`);
   if (details.failed) {
     const cause =
       details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
