@@ -159,7 +159,8 @@ export interface ResolvedAppClientConfig {
   signRequests: boolean;
 }
 
-function validate<T>(joiSchema: Joi.ObjectSchema, input: Record<string, unknown>, what: string): T {
+/** Validate `input` against a factory's schema; a `TypeError` lists every problem by option name, no value. */
+export function validate<T>(joiSchema: Joi.ObjectSchema, input: Record<string, unknown>, what: string): T {
   const result = joiSchema.validate(input, { abortEarly: false, errors: { wrap: { label: false } } });
   const { error } = result;
   const value: unknown = result.value;
@@ -170,7 +171,8 @@ function validate<T>(joiSchema: Joi.ObjectSchema, input: Record<string, unknown>
   return value as T;
 }
 
-function isOptionsObject(options: unknown): boolean {
+/** `true` for `undefined` or a plain options object (not `null`, an array, a string, a function). */
+export function isOptionsObject(options: unknown): boolean {
   return options === undefined || (options !== null && typeof options === 'object' && !Array.isArray(options));
 }
 

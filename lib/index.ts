@@ -8,6 +8,17 @@ export { redisRefreshLock, type RedisLockClient, type RedisRefreshLockOptions } 
 export { WpsApiError, type WpsApiErrorCode, type WpsApiErrorDetails } from './wps/api-error';
 export { createWpsAppClient } from './wps/app-client';
 export { systemClock, type WpsClock } from './clock';
+export { wpsEvents } from './events/wps-events';
+export { redisEventDedupe, type RedisEventDedupeOptions } from './events/dedupe';
+export type {
+  WpsEvent,
+  WpsEventDedupe,
+  WpsEventHandler,
+  WpsEventHandlers,
+  WpsEventMap,
+  WpsEventOf,
+  WpsEventsOptions,
+} from './events/types';
 export type {
   PendingLogin,
   RefreshLock,

@@ -9,3 +9,12 @@ export type {
   RecordedRequest,
 } from './fake-wps';
 export { createTestClock, type TestClock } from './test-clock';
+export {
+  sendWpsChallenge,
+  sendWpsEvent,
+  signWpsEvent,
+  type SignedWpsEvent,
+  type WpsEventCredentials,
+  type WpsEventReply,
+  type WpsEventToSend,
+} from './send-event';
