@@ -47,7 +47,7 @@ const schema = Joi.object({
   on: Joi.object()
     .pattern(/^[^:]+$/, fn.messages({ 'object.base': HANDLER, 'function.base': HANDLER }))
     .messages({
-      'object.base': "{{#label}} must be an object of handlers by topic, e.g. { 'kso.app_chat.message': (event) => … }",
+      'object.base': '{{#label}} must be an object of handlers by topic name, such as kso.app_chat.message',
       'object.unknown': '{{#label}} is not a topic name (WPS topics contain no ":")',
     }),
   onEvent: fn.messages({ 'object.base': HANDLER, 'function.base': HANDLER }),
