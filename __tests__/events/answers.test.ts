@@ -157,6 +157,13 @@ describe.each(PARSERS)('wpsEvents %s', (_label, json) => {
       expect(s.handled).toHaveLength(1);
     });
 
+    it('cannot refuse a changed operation: WPS does not sign it; a copy with another operation is still a repeat', async () => {
+      const good = event({ n: 8 });
+      expect((await postJson(s.url, { ...good, operation: 'delete' })).body).toEqual({ code: 0 });
+      expect((await postJson(s.url, good)).body).toEqual({ code: 0 });
+      expect(s.handled.map((e) => e.operation)).toEqual(['delete']);
+    });
+
     it('401 stale_event: time more than maxAgeSeconds (300) in the past or the future', async () => {
       const body = event({ n: 5 });
       clock.advance(301_000); // the event is 301 s old
@@ -183,6 +190,8 @@ describe.each(PARSERS)('wpsEvents %s', (_label, json) => {
         { ...good, topic: 5 },
         { ...good, topic: '' },
         { ...good, topic: 'kso:shifted' },
+        { ...good, topic: 'kso.\ud800' },
+        { ...good, nonce: `${good.nonce}\udfff` },
         { ...good, operation: ['create'] },
         { ...good, time: String(good.time) },
         { ...good, time: good.time + 0.5 },

@@ -22,6 +22,8 @@ const IV_BYTES = 16;
 /** Standard base64 with padding, as WPS sends `encrypted_data`. */
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+/** A lone surrogate: UTF-8 turns every one into U+FFFD, so two such strings would share one signature. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 function own(body: Record<string, unknown>, key: string): unknown {
   return Object.hasOwn(body, key) ? body[key] : undefined;
@@ -43,15 +45,18 @@ export function parseEnvelope(body: unknown): Envelope {
   const signature = own(fields, 'signature');
   const encryptedData = own(fields, 'encrypted_data');
   // Fields are joined with ':' to be signed; a topic holding one could be shifted into the nonce unnoticed.
-  if (typeof topic !== 'string' || topic === '' || topic.includes(':')) {
-    return { kind: 'invalid', reason: 'topic is missing, empty, not a string or contains ":"' };
+  if (typeof topic !== 'string' || topic === '' || topic.includes(':') || LONE_SURROGATE.test(topic)) {
+    return { kind: 'invalid', reason: 'topic is missing, empty, not a string, or contains ":" or a lone surrogate' };
   }
   if (typeof operation !== 'string') return { kind: 'invalid', reason: 'operation is missing or not a string' };
   if (typeof time !== 'number' || !Number.isSafeInteger(time) || time < 0) {
     return { kind: 'invalid', reason: 'time is missing or not a whole number of seconds' };
   }
-  if (typeof nonce !== 'string' || Buffer.byteLength(nonce, 'utf8') < IV_BYTES) {
-    return { kind: 'invalid', reason: `nonce is missing, not a string or shorter than ${IV_BYTES} bytes` };
+  if (typeof nonce !== 'string' || Buffer.byteLength(nonce, 'utf8') < IV_BYTES || LONE_SURROGATE.test(nonce)) {
+    return {
+      kind: 'invalid',
+      reason: `nonce is missing, not a string, shorter than ${IV_BYTES} bytes or contains a lone surrogate`,
+    };
   }
   if (typeof signature !== 'string') return { kind: 'invalid', reason: 'signature is missing or not a string' };
   if (typeof encryptedData !== 'string') {
