@@ -165,7 +165,8 @@ export function validate<T>(joiSchema: Joi.ObjectSchema, input: Record<string, u
   const { error } = result;
   const value: unknown = result.value;
   if (error) {
-    const problems = error.details.map((d) => `  - ${d.message}`);
+    // One line per problem: a value can break two rules (a fraction below the minimum) that share a message.
+    const problems = [...new Set(error.details.map((d) => `  - ${d.message}`))];
     throw new TypeError(`express-wps-oauth: invalid ${what} options:\n${problems.join('\n')}`);
   }
   return value as T;

@@ -41,6 +41,19 @@ function whole(min: number, max: number, fallback: number, message: string): Joi
   });
 }
 
+/** An object with these methods; every problem says what the object needs. */
+function methods(names: string[], needs: string): Joi.ObjectSchema {
+  const method = fn.required().messages({
+    'any.required': `{{#label}} is missing (${needs})`,
+    'object.base': `{{#label}} must be a function (${needs})`,
+    'function.base': `{{#label}} must be a function (${needs})`,
+  });
+  const keys = Object.fromEntries(names.map((name) => [name, method]));
+  return Joi.object(keys)
+    .unknown(true)
+    .messages({ 'object.base': `{{#label}} must be an object (${needs})` });
+}
+
 const schema = Joi.object({
   clientId,
   clientSecret,
@@ -59,23 +72,15 @@ const schema = Joi.object({
     1024 * 1024,
     '{{#label}} must be a whole number of bytes from 1024 to 67108864',
   ),
-  dedupe: Joi.object({ claim: fn.required(), release: fn.required() }).unknown(true).messages({
-    'object.base': '{{#label}} must have claim(key, ttlMs) and release(key) methods, e.g. redisEventDedupe(client)',
-    'any.required': '{{#label}} must have claim(key, ttlMs) and release(key) methods, e.g. redisEventDedupe(client)',
-    'function.base': '{{#label}} must have claim(key, ttlMs) and release(key) methods, e.g. redisEventDedupe(client)',
-  }),
-  logger: Joi.object({ debug: fn.required(), info: fn.required(), warn: fn.required(), error: fn.required() })
-    .unknown(true)
-    .messages({
-      'object.base': '{{#label}} must have debug, info, warn and error methods (pino, winston and console fit)',
-      'any.required': '{{#label}} must have debug, info, warn and error methods (pino, winston and console fit)',
-      'function.base': '{{#label}} must have debug, info, warn and error methods (pino, winston and console fit)',
-    }),
-  clock: Joi.object({ now: fn.required() }).unknown(true).messages({
-    'object.base': '{{#label}} must have a now() method returning epoch ms, e.g. createTestClock()',
-    'any.required': '{{#label}} must have a now() method returning epoch ms, e.g. createTestClock()',
-    'function.base': '{{#label}} must have a now() method returning epoch ms, e.g. createTestClock()',
-  }),
+  dedupe: methods(
+    ['claim', 'release'],
+    'dedupe needs claim(key, ttlMs) and release(key), e.g. redisEventDedupe(client)',
+  ),
+  logger: methods(
+    ['debug', 'info', 'warn', 'error'],
+    'a logger needs debug, info, warn and error; pino, winston and console fit',
+  ),
+  clock: methods(['now'], 'a clock needs now() returning epoch ms, e.g. systemClock or createTestClock()'),
 });
 
 interface Validated {
