@@ -21,14 +21,14 @@ export function createMemoryEventDedupe(
   return {
     claim(key, ttlMs) {
       const now = clock.now();
+      const known = seen.get(key);
+      if (known !== undefined && known > now) return Promise.resolve(false);
+      seen.delete(key);
       for (const [oldest, expiresAt] of seen) {
         if (expiresAt > now && seen.size < maxEvents) break;
         seen.delete(oldest);
         if (expiresAt > now) onEvict();
       }
-      const expiresAt = seen.get(key);
-      if (expiresAt !== undefined && expiresAt > now) return Promise.resolve(false);
-      seen.delete(key);
       seen.set(key, now + ttlMs);
       return Promise.resolve(true);
     },
