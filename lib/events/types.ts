@@ -34,14 +34,18 @@ export type WpsEventOf<M extends WpsEventMap> = {
 /**
  * A handler of verified events. Its outcome decides the answer to WPS: resolved within `ackTimeoutMs` → 200,
  * thrown or rejected within `ackTimeoutMs` → 500 (and the event is forgotten, so a re-delivery runs it again),
- * still running at `ackTimeoutMs` → 200 (it keeps running; a later failure is logged).
+ * still running at `ackTimeoutMs` → 200 (it keeps running; a later failure is logged). What it returns is awaited
+ * (when a promise) and otherwise ignored.
  */
-export type WpsEventHandler<E> = (event: E, req: Request) => void | Promise<void>;
+export type WpsEventHandler<E> = (event: E, req: Request) => unknown;
 
-/** Handlers by topic: each receives the events of its topic, with `data` typed as declared in `M`. */
-export type WpsEventHandlers<M extends WpsEventMap> = {
-  [T in keyof M & string]?: WpsEventHandler<WpsEvent<T, M[T]>> | undefined;
-};
+/**
+ * Handlers by topic: each receives the events of its topic, with `data` typed as declared in `M`. Without
+ * declared topics, any topic name, and `data: unknown`.
+ */
+export type WpsEventHandlers<M extends WpsEventMap> = string extends keyof M
+  ? { [topic: string]: WpsEventHandler<WpsEvent> | undefined }
+  : { [T in keyof M & string]?: WpsEventHandler<WpsEvent<T, M[T]>> | undefined };
 
 /**
  * Remembers which events were handled, so that a re-delivered event does not run its handler twice. Keys are
