@@ -128,13 +128,16 @@ export function wpsEvents<M extends WpsEventMap = WpsEventMap>(options?: WpsEven
     clearTimeout(timer);
     if (outcome === 'late') {
       log.warn(`event acknowledged after ackTimeoutMs (${ackTimeoutMs} ms); its handler is still running`, about(e));
-      void settled.then((later) => {
-        if (later.failed) {
-          log.error('event handler failed after the event was acknowledged', { ...about(e), reason: later.reason });
-        } else {
-          log.debug('event handler finished after the event was acknowledged', about(e));
-        }
-      });
+      settled
+        .then((later) => {
+          if (later.failed) {
+            log.error('event handler failed after the event was acknowledged', { ...about(e), reason: later.reason });
+          } else {
+            log.debug('event handler finished after the event was acknowledged', about(e));
+          }
+        })
+        // Nobody awaits this: even a logger that throws must not become an unhandled rejection.
+        .catch(() => {});
       return ANSWERS.ok;
     }
     if (outcome.failed) {

@@ -145,7 +145,7 @@ export function sendWpsEvent(
 /**
  * Send WPS's URL check, `{"challenge": "<string>"}`, to the app's event URL; a correct app answers 200 with the
  * same challenge.
- * @param challenge @default a random string
+ * @param challenge The string to send; a random one when not given.
  */
 export function sendWpsChallenge(url: string, challenge?: string): Promise<WpsEventReply> {
   return postJson(url, { challenge: challenge ?? randomBytes(12).toString('hex') });
