@@ -176,18 +176,21 @@ export interface ResolvedAppClientConfig {
 /** `T` with every key present and no `undefined`: what Joi hands back once defaults are filled in. */
 type Filled<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
 
-function validate<T>(joiSchema: Joi.ObjectSchema, input: Record<string, unknown>, what: string): T {
+/** Validate `input` against a factory's schema; a `TypeError` lists every problem by option name, no value. */
+export function validate<T>(joiSchema: Joi.ObjectSchema, input: Record<string, unknown>, what: string): T {
   const result = joiSchema.validate(input, { abortEarly: false, errors: { wrap: { label: false } } });
   const { error } = result;
   const value: unknown = result.value;
   if (error) {
-    const problems = error.details.map((d) => `  - ${d.message}`);
+    // One line per problem: a value can break two rules (a fraction below the minimum) that share a message.
+    const problems = [...new Set(error.details.map((d) => `  - ${d.message}`))];
     throw new TypeError(`express-wps-oauth: invalid ${what} options:\n${problems.join('\n')}`);
   }
   return value as T;
 }
 
-function isOptionsObject(options: unknown): boolean {
+/** `true` for `undefined` or a plain options object (not `null`, an array, a string, a function). */
+export function isOptionsObject(options: unknown): boolean {
   return options === undefined || (options !== null && typeof options === 'object' && !Array.isArray(options));
 }
 

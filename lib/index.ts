@@ -13,6 +13,17 @@ export { WpsApiError, type WpsApiErrorCode, type WpsApiErrorDetails } from './wp
 export { createWpsAppClient } from './wps/app-client';
 export { systemClock, type WpsClock } from './clock';
 export { WPS_REFRESH_CHANNEL, type WpsRefreshOutcome, type WpsRefreshReport } from './refresh/refresh-report';
+export { wpsEvents } from './events/wps-events';
+export { redisEventDedupe, type RedisEventDedupeOptions } from './events/dedupe';
+export type {
+  WpsEvent,
+  WpsEventDedupe,
+  WpsEventHandler,
+  WpsEventHandlers,
+  WpsEventMap,
+  WpsEventOf,
+  WpsEventsOptions,
+} from './events/types';
 export type {
   RefreshLock,
   RequireWpsTokenOptions,

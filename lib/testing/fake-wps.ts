@@ -2,6 +2,7 @@ import { systemClock, type WpsClock } from '../clock';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { sendWpsEvent, type WpsEventReply, type WpsEventToSend } from './send-event';
 
 /** The signed-in user the fake answers with on `GET /v7/users/current`, so tests can assert on known values. */
 export interface FakeWpsUser {
@@ -177,6 +178,11 @@ export interface FakeWps {
   reset(): void;
   /** Stop the server and destroy every open socket, hanging ones included; safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Push an event to the app's event `url` as WPS does, signed and encrypted with this fake's clientId and
+   * clientSecret (see `sendWpsEvent`).
+   */
+  sendEvent(url: string, event: WpsEventToSend): Promise<WpsEventReply>;
 }
 
 interface Settings {
@@ -969,7 +975,8 @@ class FakeWpsServer {
  * afterAll(() => fake.close());
  */
 export async function startFakeWps(options: FakeWpsOptions = {}): Promise<FakeWps> {
-  const fake = new FakeWpsServer(resolveSettings(options));
+  const settings = resolveSettings(options);
+  const fake = new FakeWpsServer(settings);
   const url = await fake.listen();
   return {
     url,
@@ -983,5 +990,6 @@ export async function startFakeWps(options: FakeWpsOptions = {}): Promise<FakeWp
     setOptions: (patch) => fake.setOptions(patch),
     reset: () => fake.reset(),
     close: () => fake.close(),
+    sendEvent: (eventUrl, event) => sendWpsEvent(eventUrl, event, settings),
   };
 }

@@ -10,3 +10,12 @@ export type {
 } from './fake-wps';
 export { createTestClock, type TestClock } from './test-clock';
 export { expireAccessToken } from './expire';
+export {
+  sendWpsChallenge,
+  sendWpsEvent,
+  signWpsEvent,
+  type SignedWpsEvent,
+  type WpsEventCredentials,
+  type WpsEventReply,
+  type WpsEventToSend,
+} from './send-event';

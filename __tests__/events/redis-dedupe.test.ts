@@ -1,0 +1,188 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { redisEventDedupe } from '../../lib';
+import { signWpsEvent } from '../../lib/testing';
+import {
+  connectRedis,
+  deleteKeys,
+  describeRedis,
+  keysUnder,
+  removeDir,
+  startRedisProxy,
+  transpileLib,
+  uniquePrefix,
+  type Redis,
+  type RedisProxy,
+} from '../redis/helpers';
+import { APP_ID, APP_KEY, CREDENTIALS, postJson, startEventsApp, waitFor, type EventsServer } from './helpers';
+
+/** What a forked instance (fixtures/events-instance.js) reported. */
+interface EventInstance {
+  url: string;
+  handled: { pid: number; nonce: string; data: unknown }[];
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+function startEventInstance(env: Record<string, string>): Promise<EventInstance> {
+  const child: ChildProcess = fork(path.join(__dirname, 'fixtures/events-instance.js'), [], {
+    // The transpiled lib/ lives in a temporary directory: it finds its dependencies through NODE_PATH.
+    env: { ...process.env, NODE_PATH: path.resolve(__dirname, '../../node_modules'), ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const handled: EventInstance['handled'] = [];
+  const logs: string[] = [];
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void stop();
+      reject(new Error('the event instance did not start within 10 s'));
+    }, 10_000);
+    child.on('message', (msg: { ready?: number; log?: string; handled?: EventInstance['handled'][number] }) => {
+      if (msg.log !== undefined) logs.push(msg.log);
+      if (msg.handled !== undefined) handled.push(msg.handled);
+      if (msg.ready !== undefined) {
+        clearTimeout(timer);
+        resolve({ url: `http://127.0.0.1:${msg.ready}/wps/events`, handled, logs, stop });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the event instance exited before listening (code ${String(code)})`));
+    });
+  });
+}
+
+describeRedis('two app instances sharing redisEventDedupe', () => {
+  let libDir: string | undefined;
+  let redis: Redis;
+  let prefix: string;
+  let instances: EventInstance[] = [];
+
+  beforeAll(async () => {
+    [libDir, redis] = await Promise.all([transpileLib(), connectRedis()]);
+  });
+  afterAll(async () => {
+    await Promise.all(instances.map((i) => i.stop()));
+    await redis?.close();
+    await removeDir(libDir);
+  });
+  beforeEach(() => {
+    prefix = uniquePrefix();
+  });
+  afterEach(async () => {
+    await Promise.all(instances.map((i) => i.stop()));
+    instances = [];
+    await deleteKeys(redis, prefix);
+  });
+
+  async function startTwo(envA: Record<string, string> = {}): Promise<[EventInstance, EventInstance]> {
+    const common = {
+      WPS_LIB_DIR: libDir as string,
+      REDIS_URL: process.env.REDIS_URL as string,
+      KEY_PREFIX: prefix,
+      APP_ID,
+      APP_KEY,
+    };
+    instances = await Promise.all([startEventInstance({ ...common, ...envA }), startEventInstance(common)]);
+    return instances as [EventInstance, EventInstance];
+  }
+
+  const handledCount = () => instances.reduce((n, i) => n + i.handled.length, 0);
+
+  it('runs the handler once for copies of one event delivered to both at once and one after another', async () => {
+    const [a, b] = await startTwo();
+    const body = signWpsEvent({ topic: 'topic.ok', operation: 'create', data: { n: 1 } }, CREDENTIALS);
+    const replies = await Promise.all([a, b, a, b, a, b, a, b].map((i) => postJson(i.url, body)));
+    replies.push(await postJson(b.url, body), await postJson(a.url, body));
+    expect(replies.map((r) => [r.status, r.body])).toEqual(replies.map(() => [200, { code: 0 }]));
+    expect(handledCount()).toBe(1);
+    expect(instances.flatMap((i) => i.handled.map((h) => h.data))).toEqual([{ n: 1 }]);
+
+    // One key, no event data in it, remembered for 2 × maxAgeSeconds.
+    const keys = await keysUnder(redis, prefix);
+    expect(keys).toHaveLength(1);
+    const key = keys[0] as string;
+    expect(await redis.get(key)).toMatch(/^[0-9a-f-]{36}$/);
+    const ttl = await redis.pTTL(key);
+    expect(ttl).toBeGreaterThan(590_000);
+    expect(ttl).toBeLessThanOrEqual(600_000);
+  });
+
+  it('forgets an event whose handler failed in one instance, so its re-delivery to the other runs it', async () => {
+    const [a, b] = await startTwo({ FAIL: '1' });
+    const body = signWpsEvent({ topic: 'topic.fails', operation: 'create', data: { n: 2 } }, CREDENTIALS);
+    expect(await postJson(a.url, body)).toMatchObject({ status: 500, body: { error: 'handler_failed' } });
+    expect(await keysUnder(redis, prefix)).toEqual([]);
+    expect(await postJson(b.url, body)).toMatchObject({ status: 200, body: { code: 0 } });
+    expect(await postJson(a.url, body)).toMatchObject({ status: 200, body: { code: 0 } });
+    expect([a.handled.length, b.handled.length]).toEqual([1, 1]);
+  });
+});
+
+describeRedis('redisEventDedupe while Redis is down', () => {
+  let proxy: RedisProxy;
+  let client: Redis;
+  let s: EventsServer;
+  let prefix: string;
+  let direct: Redis;
+
+  beforeAll(async () => {
+    direct = await connectRedis();
+  });
+  afterAll(() => direct?.close());
+  beforeEach(async () => {
+    prefix = uniquePrefix();
+    proxy = await startRedisProxy(process.env.REDIS_URL as string);
+    client = await connectRedis(proxy.url);
+    s = await startEventsApp(false, { dedupe: redisEventDedupe(client, { prefix, commandTimeoutMs: 200 }) });
+  });
+  afterEach(async () => {
+    await s.close();
+    await proxy.close();
+    client.destroy();
+    await deleteKeys(direct, prefix);
+  });
+
+  const send = (n: number) => signWpsEvent({ topic: 'topic.ok', operation: 'create', data: { n } }, CREDENTIALS);
+  const outageLines = () => s.logger.lines.filter((l) => l.includes('event dedupe'));
+
+  it('falls back to in-process dedupe, logs the outage once and its end once', async () => {
+    const first = send(1);
+    expect((await postJson(s.url, first)).status).toBe(200);
+    await proxy.down();
+    await waitFor(() => !client.isReady);
+    const during = send(2);
+    const replies = [];
+    for (const body of [during, during, send(3), first]) replies.push(await postJson(s.url, body));
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    // The repeat within this process was dropped; `first` was remembered in Redis only, so it ran again.
+    expect(s.handled.map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 1 }]);
+    expect(outageLines()).toEqual([
+      'error express-wps-oauth: event dedupe unavailable; repeats are dropped within this process only until it is back ' +
+        '(a re-delivery reaching another instance may run its handler again) {"reason":"the Redis client of the event dedupe is not ready (not connected)"}',
+    ]);
+
+    await proxy.up();
+    await waitFor(() => client.isReady);
+    expect((await postJson(s.url, send(4))).status).toBe(200);
+    expect(outageLines()).toHaveLength(2);
+    expect(outageLines()[1]).toBe(
+      'info express-wps-oauth: event dedupe available again; repeats are dropped across instances {}',
+    );
+  });
+
+  it('treats a Redis that does not answer within commandTimeoutMs as down', async () => {
+    proxy.freeze(true);
+    const started = Date.now();
+    const reply = await postJson(s.url, send(5));
+    expect([reply.status, reply.body]).toEqual([200, { code: 0 }]);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(outageLines()[0]).toContain('{"reason":"Redis did not answer SET NX within 200 ms"}');
+    proxy.freeze(false);
+  });
+});

@@ -1,0 +1,126 @@
+import Joi from 'joi';
+import { systemClock, type WpsClock } from '../clock';
+import { clientId, clientSecret, isOptionsObject, validate } from '../config';
+import { silentLogger } from '../logger';
+import type { WpsLogger } from '../types';
+import type { WpsEvent, WpsEventDedupe, WpsEventHandler } from './types';
+
+/** A handler as the middleware calls it: the generic typing is the user's side only. */
+export type AnyEventHandler = WpsEventHandler<WpsEvent>;
+
+/** Everything `wpsEvents` needs, resolved once at factory time. Internal. */
+export interface ResolvedEventsConfig {
+  clientId: string;
+  clientSecret: string;
+  /** Topic handlers; a Map, so that a topic such as `constructor` finds nothing it was not given. */
+  handlers: Map<string, AnyEventHandler>;
+  onEvent: AnyEventHandler | undefined;
+  maxAgeMs: number;
+  ackTimeoutMs: number;
+  maxBodyBytes: number;
+  /** How long a handled event is remembered: twice the replay window, which is `maxAgeSeconds` either way. */
+  dedupeTtlMs: number;
+  /** `undefined`: the in-process default. */
+  dedupe: WpsEventDedupe | undefined;
+  logger: WpsLogger;
+  clock: WpsClock;
+}
+
+const fn = Joi.function();
+const HANDLER = '{{#label}} must be a function: (event, req) => …';
+
+/** A whole number within bounds, with one message for every way of missing it. */
+function whole(min: number, max: number, fallback: number, message: string): Joi.NumberSchema {
+  return Joi.number().integer().min(min).max(max).default(fallback).messages({
+    'number.base': message,
+    'number.integer': message,
+    'number.min': message,
+    'number.max': message,
+    'number.infinity': message,
+    'number.unsafe': message,
+  });
+}
+
+/** An object with these methods; every problem says what the object needs. */
+function methods(names: string[], needs: string): Joi.ObjectSchema {
+  const method = fn.required().messages({
+    'any.required': `{{#label}} is missing (${needs})`,
+    'object.base': `{{#label}} must be a function (${needs})`,
+    'function.base': `{{#label}} must be a function (${needs})`,
+  });
+  const keys = Object.fromEntries(names.map((name) => [name, method]));
+  return Joi.object(keys)
+    .unknown(true)
+    .messages({ 'object.base': `{{#label}} must be an object (${needs})` });
+}
+
+const schema = Joi.object({
+  clientId,
+  clientSecret,
+  on: Joi.object()
+    .pattern(/^[^:]+$/, fn.messages({ 'object.base': HANDLER, 'function.base': HANDLER }))
+    .messages({
+      'object.base': '{{#label}} must be an object of handlers by topic name, such as kso.app_chat.message',
+      'object.unknown': '{{#label}} is not a topic name (WPS topics contain no ":")',
+    }),
+  onEvent: fn.messages({ 'object.base': HANDLER, 'function.base': HANDLER }),
+  maxAgeSeconds: whole(1, 86_400, 300, '{{#label}} must be a whole number of seconds from 1 to 86400'),
+  ackTimeoutMs: whole(1, 3000, 2500, '{{#label}} must be a whole number of ms from 1 to 3000 (WPS waits 3 s)'),
+  maxBodyBytes: whole(
+    1024,
+    64 * 1024 * 1024,
+    1024 * 1024,
+    '{{#label}} must be a whole number of bytes from 1024 to 67108864',
+  ),
+  dedupe: methods(
+    ['claim', 'release'],
+    'dedupe needs claim(key, ttlMs) and release(key), e.g. redisEventDedupe(client)',
+  ),
+  logger: methods(
+    ['debug', 'info', 'warn', 'error'],
+    'a logger needs debug, info, warn and error; pino, winston and console fit',
+  ),
+  clock: methods(['now'], 'a clock needs now() returning epoch ms, e.g. systemClock or createTestClock()'),
+});
+
+interface Validated {
+  clientId: string;
+  clientSecret: string;
+  on: Record<string, AnyEventHandler> | undefined;
+  onEvent: AnyEventHandler | undefined;
+  maxAgeSeconds: number;
+  ackTimeoutMs: number;
+  maxBodyBytes: number;
+  dedupe: WpsEventDedupe | undefined;
+  logger: WpsLogger | undefined;
+  clock: WpsClock | undefined;
+}
+
+/**
+ * Validate `wpsEvents` options once and fill in every default. Throws a `TypeError` that lists every problem by
+ * option name; the message never contains an option's value.
+ */
+export function resolveEventsConfig(options: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedEventsConfig {
+  if (!isOptionsObject(options)) {
+    throw new TypeError(
+      "express-wps-oauth: wpsEvents(options) expects an options object, e.g. wpsEvents({ on: { 'kso.app_chat.message': handler } })",
+    );
+  }
+  const input: Record<string, unknown> = { ...(options as Record<string, unknown> | undefined) };
+  if (input.clientId === undefined && env.WPS_CLIENT_ID) input.clientId = env.WPS_CLIENT_ID;
+  if (input.clientSecret === undefined && env.WPS_CLIENT_SECRET) input.clientSecret = env.WPS_CLIENT_SECRET;
+  const v = validate<Validated>(schema, input, 'wpsEvents');
+  return {
+    clientId: v.clientId,
+    clientSecret: v.clientSecret,
+    handlers: new Map(Object.entries(v.on ?? {})),
+    onEvent: v.onEvent,
+    maxAgeMs: v.maxAgeSeconds * 1000,
+    ackTimeoutMs: v.ackTimeoutMs,
+    maxBodyBytes: v.maxBodyBytes,
+    dedupeTtlMs: 2 * v.maxAgeSeconds * 1000,
+    dedupe: v.dedupe,
+    logger: v.logger ?? silentLogger,
+    clock: v.clock ?? systemClock,
+  };
+}
