@@ -34,13 +34,15 @@ module.exports = {
         '^express/(.*)$': `${express5Dir}/$1`,
       },
       // Run once, in the express4 project, what does not depend on the Express version: what `npm pack` ships, the
-      // Redis lock itself, and the suites of forked app instances (they load Express 4 whatever Jest maps).
+      // Redis lock itself, the suites of forked app instances (they load Express 4 whatever Jest maps), and whether
+      // the docs compile and agree.
       testPathIgnorePatterns: [
         '/node_modules/',
-        '<rootDir>/__tests__/package\\.test\\.ts$',
-        '<rootDir>/__tests__/redis/redis-lock\\.test\\.ts$',
-        '<rootDir>/__tests__/redis/multi-instance\\.test\\.ts$',
-        '<rootDir>/__tests__/events/redis-dedupe\\.test\\.ts$',
+        '<rootDir>/__tests__/package\.test\.ts$',
+        '<rootDir>/__tests__/redis/redis-lock\.test\.ts$',
+        '<rootDir>/__tests__/redis/multi-instance\.test\.ts$',
+        '<rootDir>/__tests__/events/redis-dedupe\.test\.ts$',
+        '<rootDir>/__tests__/docs/',
       ],
     },
   ],
