@@ -38,10 +38,10 @@ module.exports = {
       // the docs compile and agree.
       testPathIgnorePatterns: [
         '/node_modules/',
-        '<rootDir>/__tests__/package\.test\.ts$',
-        '<rootDir>/__tests__/redis/redis-lock\.test\.ts$',
-        '<rootDir>/__tests__/redis/multi-instance\.test\.ts$',
-        '<rootDir>/__tests__/events/redis-dedupe\.test\.ts$',
+        '<rootDir>/__tests__/package\\.test\\.ts$',
+        '<rootDir>/__tests__/redis/redis-lock\\.test\\.ts$',
+        '<rootDir>/__tests__/redis/multi-instance\\.test\\.ts$',
+        '<rootDir>/__tests__/events/redis-dedupe\\.test\\.ts$',
         '<rootDir>/__tests__/docs/',
       ],
     },
