@@ -16,9 +16,13 @@ export type UnauthenticatedMode = 'auto' | 'redirect' | 'error';
  * Silent when not given.
  */
 export interface WpsLogger {
+  /** The steps of a sign-in and of a refresh. */
   debug(message: string, meta?: Record<string, unknown>): void;
+  /** A refresh, and the refresh lock back after an outage. */
   info(message: string, meta?: Record<string, unknown>): void;
+  /** What needs a look: a refused refresh token, WPS unavailable while a valid token is served, a lost sign-in. */
   warn(message: string, meta?: Record<string, unknown>): void;
+  /** WPS unavailable with an expired token, the refresh lock unavailable (once per outage). */
   error(message: string, meta?: Record<string, unknown>): void;
 }
 
@@ -257,8 +261,11 @@ export interface RequireWpsTokenOptions {
 
 /** The tokens of a signed-in session, as `afterLogin` sees them. Times are epoch milliseconds. */
 export interface WpsTokenRecord {
+  /** The access token (WPS: an ES256 JWT, valid for 2 hours). Send it to WPS, never to the browser. */
   accessToken: string;
+  /** The refresh token (rotated at every refresh), when WPS gave one. */
   refreshToken?: string;
+  /** The token type WPS named, usually `bearer`. */
   tokenType: string;
   /** When the access token expires. */
   expiresAt: number;

@@ -41,6 +41,7 @@ describe.each(PARSERS)('ackTimeoutMs %s', (_label, json) => {
   });
   afterEach(() => s.close());
 
+  // Real time: ackTimeoutMs is a timer racing the handler, which is what this test is about.
   it('answers 200 within ackTimeoutMs + 100 ms while the handler runs on; its later failure is logged', async () => {
     const body = signWpsEvent({ topic: 'slow.fails', operation: 'create', data: { n: 1 } }, CREDENTIALS);
     const reply = await postJson(s.url, body);

@@ -115,6 +115,7 @@ describeRedis('redisRefreshLock on a real Redis', () => {
     // A TTL long enough that a busy machine cannot let it run out between the first two calls.
     const first = (await lock.acquire('s', 1000)) as string;
     expect(await lock.acquire('s', 1000)).toBeNull();
+    // Real time: the TTL is Redis's own (PX), which no clock of ours moves.
     await wait(1100);
     const second = (await lock.acquire('s', 5000)) as string;
     expect(second).toMatch(UUID);

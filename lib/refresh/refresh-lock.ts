@@ -46,6 +46,7 @@ export interface Lease {
  * no URL, no credential. Of any other error, only the name and the `code` (such as `ECONNREFUSED`) are logged.
  */
 export class RefreshLockUnavailableError extends Error {
+  /** Always `'RefreshLockUnavailableError'`. */
   override readonly name = 'RefreshLockUnavailableError';
 }
 

@@ -114,26 +114,61 @@ export interface RecordedRequest {
  */
 export type FakeFault =
   /** Answer with this status and body (a string as-is, an object as JSON). */
-  | { status: number; body?: string | object; contentType?: string }
+  | {
+      /** The HTTP status to answer with. */
+      status: number;
+      /** The body: a string as it is, an object as JSON. */
+      body?: string | object;
+      /** The Content-Type; by default JSON for an object body, text for a string. */
+      contentType?: string;
+    }
   /** Wait this long, then answer normally. */
-  | { delayMs: number }
+  | {
+      /** Milliseconds to wait before the normal answer. */
+      delayMs: number;
+    }
   /** Never answer; the socket stays open until the client gives up or `close()` is called. */
-  | { hang: true }
+  | {
+      /** Always `true`. */
+      hang: true;
+    }
   /** Destroy the socket (TCP RST) without a response. */
-  | { reset: true }
+  | {
+      /** Always `true`. */
+      reset: true;
+    }
   /** 200 with a JSON content type and a truncated JSON body. */
-  | { malformedJson: true }
+  | {
+      /** Always `true`. */
+      malformedJson: true;
+    }
   /** 200 with JSON headers, then one byte every `intervalMs` until `bytes` were sent. */
-  | { drip: { bytes: number; intervalMs: number } }
+  | {
+      /** How slowly to send the body. */
+      drip: {
+        /** How many bytes to send in all. */
+        bytes: number;
+        /** Milliseconds between two bytes. */
+        intervalMs: number;
+      };
+    }
   /** 200 with a valid JSON body (a `padding` field) of exactly this many bytes (at least 14). */
-  | { bodyBytes: number };
+  | {
+      /** The body's size in bytes. */
+      bodyBytes: number;
+    };
 
 /** A token pair issued by {@link FakeWps.mintTokens}. */
 export interface FakeTokenPair {
+  /** An access token the fake's `/v7/*` endpoints accept until it expires. */
   access_token: string;
+  /** A refresh token the fake's `/oauth2/token` accepts once (it rotates). */
   refresh_token: string;
+  /** Lifetime of the access token, in seconds. */
   expires_in: number;
+  /** Lifetime of the refresh token, in seconds. */
   refresh_expires_in: number;
+  /** Always `'bearer'`. */
   token_type: 'bearer';
 }
 

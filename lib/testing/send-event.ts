@@ -27,22 +27,31 @@ export interface WpsEventToSend {
 
 /** The app an event is for: its APPID and APPKEY. */
 export interface WpsEventCredentials {
+  /** The APPID the receiver expects (part of every signature). */
   clientId: string;
+  /** The APPKEY: keys the signature and, through its MD5, the encryption. */
   clientSecret: string;
 }
 
 /** The JSON body WPS POSTs for an event. */
 export interface SignedWpsEvent {
+  /** The event's topic, e.g. `kso.app_chat.message`. */
   topic: string;
+  /** What happened, e.g. `create` (not covered by the signature). */
   operation: string;
+  /** When it happened, in whole seconds since the epoch. */
   time: number;
+  /** A random string of at least 16 bytes; its first 16 are the IV. */
   nonce: string;
+  /** base64url, without padding, of HMAC-SHA256(APPKEY, `APPID:topic:nonce:time:encrypted_data`). */
   signature: string;
+  /** The data as JSON, encrypted with AES-256-CBC, in standard base64 with padding. */
   encrypted_data: string;
 }
 
 /** What the receiver answered. */
 export interface WpsEventReply {
+  /** The HTTP status the receiver answered with. */
   status: number;
   /** The answer parsed as JSON, or its text when it is not JSON. */
   body: unknown;
