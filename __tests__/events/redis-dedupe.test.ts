@@ -164,7 +164,7 @@ describeRedis('redisEventDedupe while Redis is down', () => {
     expect(s.handled.map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 1 }]);
     expect(outageLines()).toEqual([
       'error express-wps-oauth: event dedupe unavailable; repeats are dropped within this process only until it is back ' +
-        '(a re-delivery reaching another instance may run its handler again) {"reason":"the Redis client of the event dedupe is not ready (not connected)"}',
+        '(a re-delivery reaching another instance may run its handler again) {"reason":"the Redis client of the event dedupe is not ready (not connected or reconnecting)"}',
     ]);
 
     await proxy.up();
@@ -182,7 +182,7 @@ describeRedis('redisEventDedupe while Redis is down', () => {
     const reply = await postJson(s.url, send(5));
     expect([reply.status, reply.body]).toEqual([200, { code: 0 }]);
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(outageLines()[0]).toContain('{"reason":"Redis did not answer SET NX within 200 ms"}');
+    expect(outageLines()[0]).toContain(`{"reason":"Redis did not answer the event dedupe's SET NX within 200 ms"}`);
     proxy.freeze(false);
   });
 });

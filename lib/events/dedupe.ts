@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WpsClock } from '../clock';
-import type { RedisLockClient } from '../refresh/redis-lock';
+import { ownedKeys, Outage, RedisUnavailableError, type RedisLockClient } from '../redis-client';
 import type { WpsLogger } from '../types';
 import type { WpsEventDedupe } from './types';
 
@@ -55,24 +55,8 @@ export interface RedisEventDedupeOptions {
 }
 
 /** Thrown by {@link redisEventDedupe} when Redis is not usable, with a message safe to log. Internal. */
-export class DedupeUnavailableError extends Error {
+export class DedupeUnavailableError extends RedisUnavailableError {
   override readonly name = 'DedupeUnavailableError';
-}
-
-// Forget the key only if this dedupe claimed it.
-const RELEASE_SCRIPT =
-  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-
-const BAD_CLIENT =
-  'express-wps-oauth: redisEventDedupe(client) expects a node-redis v5 client, e.g. ' +
-  "redisEventDedupe(createClient({ url: 'redis://127.0.0.1:6379' })) from the 'redis' package";
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DedupeUnavailableError(`Redis did not answer ${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -93,60 +77,27 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
  * app.post('/wps/events', wpsEvents({ dedupe: redisEventDedupe(redis), on: { ... } }));
  */
 export function redisEventDedupe(client: RedisLockClient, options: RedisEventDedupeOptions = {}): WpsEventDedupe {
-  if (
-    typeof client !== 'object' ||
-    client === null ||
-    typeof client.set !== 'function' ||
-    typeof client.eval !== 'function'
-  ) {
-    throw new TypeError(BAD_CLIENT);
-  }
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('express-wps-oauth: redisEventDedupe(client, options) expects an options object');
   }
-  const prefix = options.prefix ?? 'wps-event:';
-  const timeoutMs = options.commandTimeoutMs ?? 1000;
-  if (typeof prefix !== 'string') {
-    throw new TypeError('express-wps-oauth: redisEventDedupe option prefix must be a string');
-  }
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) {
-    throw new TypeError(
-      'express-wps-oauth: redisEventDedupe option commandTimeoutMs must be a whole number of ms, 1 to 60000',
-    );
-  }
+  const keys = ownedKeys(
+    client,
+    {
+      factory: 'redisEventDedupe',
+      what: 'the event dedupe',
+      prefix: options.prefix,
+      commandTimeoutMs: options.commandTimeoutMs,
+      unavailable: DedupeUnavailableError,
+    },
+    'wps-event:',
+  );
   // Marks this dedupe's claims: a release deletes only a key this instance claimed (after a TTL expiry, a key may
   // be another instance's claim of a re-delivery).
   const owner = randomUUID();
-
-  function ready(): void {
-    if (client.isReady === false) {
-      throw new DedupeUnavailableError('the Redis client of the event dedupe is not ready (not connected)');
-    }
-  }
-
   return {
-    async claim(key, ttlMs) {
-      ready();
-      const reply = await withTimeout(
-        client.set(prefix + key, owner, { expiration: { type: 'PX', value: ttlMs }, condition: 'NX' }),
-        timeoutMs,
-        'SET NX',
-      );
-      return reply !== null;
-    },
-    async release(key) {
-      ready();
-      await withTimeout(client.eval(RELEASE_SCRIPT, { keys: [prefix + key], arguments: [owner] }), timeoutMs, 'DEL');
-    },
+    claim: (key, ttlMs) => keys.take(key, owner, ttlMs),
+    release: (key) => keys.release(key, owner),
   };
-}
-
-/** A failure as a log line may show it: an error's name and `code` (such as `ECONNREFUSED`), never its message. */
-export function reasonOf(err: unknown): string {
-  if (err instanceof DedupeUnavailableError) return err.message;
-  const name = err instanceof Error ? err.name : typeof err;
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,39}$/.test(code) ? `${name} ${code}` : name;
 }
 
 /** A claim, and which store holds it. */
@@ -164,7 +115,7 @@ export interface Claim {
  * is logged once when it starts and once when it ends. Internal.
  */
 export class DedupeKeeper {
-  private down = false;
+  private readonly outage: Outage;
   private readonly fallback: WpsEventDedupe;
 
   constructor(
@@ -174,6 +125,12 @@ export class DedupeKeeper {
     private readonly log: WpsLogger,
   ) {
     this.fallback = createMemoryEventDedupe(clock);
+    this.outage = new Outage(
+      log,
+      'event dedupe unavailable; repeats are dropped within this process only until it is back ' +
+        '(a re-delivery reaching another instance may run its handler again)',
+      'event dedupe available again; repeats are dropped across instances',
+    );
   }
 
   /** Claim `key`. Never rejects. */
@@ -182,13 +139,10 @@ export class DedupeKeeper {
     try {
       first = (await this.store.claim(key, this.ttlMs)) === true;
     } catch (err) {
-      this.failed(err);
+      this.outage.failed(err);
       return { key, first: await this.fallback.claim(key, this.ttlMs), local: true };
     }
-    if (this.down) {
-      this.down = false;
-      this.log.info('event dedupe available again; repeats are dropped across instances');
-    }
+    this.outage.up();
     return { key, first, local: false };
   }
 
@@ -198,17 +152,7 @@ export class DedupeKeeper {
     try {
       await this.store.release(claim.key);
     } catch (err) {
-      this.failed(err);
+      this.outage.failed(err);
     }
-  }
-
-  private failed(err: unknown): void {
-    if (this.down) return;
-    this.down = true;
-    this.log.error(
-      'event dedupe unavailable; repeats are dropped within this process only until it is back ' +
-        '(a re-delivery reaching another instance may run its handler again)',
-      { reason: reasonOf(err) },
-    );
   }
 }

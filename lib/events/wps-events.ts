@@ -5,7 +5,8 @@ import { calledAsMiddleware } from '../express/misuse';
 import { createLog } from '../logger';
 import { readEventBody } from './body';
 import { resolveEventsConfig, type AnyEventHandler } from './config';
-import { createMemoryEventDedupe, DedupeKeeper, MEMORY_DEDUPE_MAX_EVENTS, reasonOf } from './dedupe';
+import { reasonOf } from '../redis-client';
+import { createMemoryEventDedupe, DedupeKeeper, MEMORY_DEDUPE_MAX_EVENTS } from './dedupe';
 import type { WpsEvent, WpsEventMap, WpsEventsOptions } from './types';
 import { EventVerifier, parseEnvelope, type SignedEnvelope } from './verify';
 

@@ -1,23 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { RefreshLockUnavailableError } from './refresh-lock';
+import { ownedKeys, type RedisLockClient } from '../redis-client';
 import type { RefreshLock } from '../types';
 
-/**
- * The part of a `redis` v5 client (`createClient()` or `createCluster()`, any modules or RESP version) that
- * {@link redisRefreshLock} uses. Typed structurally so this package never loads `redis` itself.
- */
-export interface RedisLockClient {
-  /** `SET key value NX PX ttl`. */
-  set(
-    key: string,
-    value: string,
-    options: { expiration: { type: 'PX'; value: number }; condition: 'NX' },
-  ): Promise<unknown>;
-  /** `EVAL script numkeys keys... args...`. */
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  /** `false` while the client is not connected: commands would wait in its offline queue, so the lock fails fast. */
-  readonly isReady?: boolean;
-}
+export type { RedisLockClient } from '../redis-client';
 
 /** Options of {@link redisRefreshLock}. */
 export interface RedisRefreshLockOptions {
@@ -32,25 +18,6 @@ export interface RedisRefreshLockOptions {
    * @default 1000
    */
   commandTimeoutMs?: number | undefined;
-}
-
-// Delete the key only if this owner still holds it: after a TTL expiry somebody else may hold it now.
-const RELEASE_SCRIPT =
-  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-
-const BAD_CLIENT =
-  'express-wps-oauth: redisRefreshLock(client) expects a node-redis v5 client, e.g. ' +
-  "redisRefreshLock(createClient({ url: 'redis://127.0.0.1:6379' })) from the 'redis' package";
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new RefreshLockUnavailableError(`Redis did not answer the refresh lock's ${what} within ${ms} ms`)),
-      ms,
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -74,52 +41,22 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
  * app.use(wpsAuth({ refreshLock: redisRefreshLock(redis) }));
  */
 export function redisRefreshLock(client: RedisLockClient, options: RedisRefreshLockOptions = {}): RefreshLock {
-  if (
-    typeof client !== 'object' ||
-    client === null ||
-    typeof client.set !== 'function' ||
-    typeof client.eval !== 'function'
-  ) {
-    throw new TypeError(BAD_CLIENT);
-  }
-  const prefix = options.prefix ?? 'wps-refresh-lock:';
-  const timeoutMs = options.commandTimeoutMs ?? 1000;
-  if (typeof prefix !== 'string') {
-    throw new TypeError('express-wps-oauth: redisRefreshLock option prefix must be a string');
-  }
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) {
-    throw new TypeError(
-      'express-wps-oauth: redisRefreshLock option commandTimeoutMs must be a whole number of ms, 1 to 60000',
-    );
-  }
-
-  function ready(): void {
-    if (client.isReady === false) {
-      throw new RefreshLockUnavailableError(
-        'the Redis client of the refresh lock is not ready (not connected or reconnecting)',
-      );
-    }
-  }
-
+  const keys = ownedKeys(
+    client,
+    {
+      factory: 'redisRefreshLock',
+      what: 'the refresh lock',
+      prefix: options.prefix,
+      commandTimeoutMs: options.commandTimeoutMs,
+      unavailable: RefreshLockUnavailableError,
+    },
+    'wps-refresh-lock:',
+  );
   return {
     async acquire(key, ttlMs) {
-      ready();
       const owner = randomUUID();
-      // A SET that times out here may still land later: it then holds an orphan lock that expires by its TTL.
-      const reply = await withTimeout(
-        client.set(prefix + key, owner, { expiration: { type: 'PX', value: ttlMs }, condition: 'NX' }),
-        timeoutMs,
-        'SET NX',
-      );
-      return reply === null ? null : owner;
+      return (await keys.take(key, owner, ttlMs)) ? owner : null;
     },
-    async release(key, owner) {
-      ready();
-      await withTimeout(
-        client.eval(RELEASE_SCRIPT, { keys: [prefix + key], arguments: [owner] }),
-        timeoutMs,
-        'release',
-      );
-    },
+    release: (key, owner) => keys.release(key, owner),
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type WpsClock } from '../clock';
+import { Outage, RedisUnavailableError } from '../redis-client';
 import type { RefreshLock, WpsLogger } from '../types';
 
 /** Options of {@link createMemoryRefreshLock}. */
@@ -45,16 +46,9 @@ export interface Lease {
  * Thrown by a {@link RefreshLock} whose service is unavailable, with a message safe to log: no key (a session id),
  * no URL, no credential. Of any other error, only the name and the `code` (such as `ECONNREFUSED`) are logged.
  */
-export class RefreshLockUnavailableError extends Error {
+export class RefreshLockUnavailableError extends RedisUnavailableError {
   /** Always `'RefreshLockUnavailableError'`. */
   override readonly name = 'RefreshLockUnavailableError';
-}
-
-function reasonOf(err: unknown): string {
-  if (err instanceof RefreshLockUnavailableError) return err.message;
-  const name = err instanceof Error ? err.name : typeof err;
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,39}$/.test(code) ? `${name} ${code}` : name;
 }
 
 /**
@@ -63,7 +57,7 @@ function reasonOf(err: unknown): string {
  * The outage is logged once when it starts and once when it ends, never per request. Internal.
  */
 export class LockKeeper {
-  private down = false;
+  private readonly outage: Outage;
   private readonly fallback: RefreshLock;
 
   constructor(
@@ -73,6 +67,12 @@ export class LockKeeper {
     clock: WpsClock,
   ) {
     this.fallback = createMemoryRefreshLock({ clock });
+    this.outage = new Outage(
+      log,
+      'refresh lock unavailable; serializing refreshes within this process only until it is back ' +
+        '(instances sharing sessions may race meanwhile)',
+      'refresh lock available again; serializing refreshes across instances',
+    );
   }
 
   /** Take the lock for `key` without waiting; `null` when somebody else holds it. Never rejects. */
@@ -81,14 +81,11 @@ export class LockKeeper {
     try {
       owner = await this.lock.acquire(key, this.ttlMs);
     } catch (err) {
-      this.failed(err);
+      this.outage.failed(err);
       const local = await this.fallback.acquire(key, this.ttlMs);
       return local === null ? null : { key, owner: local, local: true };
     }
-    if (this.down) {
-      this.down = false;
-      this.log.info('refresh lock available again; serializing refreshes across instances');
-    }
+    this.outage.up();
     return owner === null ? null : { key, owner, local: false };
   }
 
@@ -98,18 +95,8 @@ export class LockKeeper {
     try {
       await this.lock.release(lease.key, lease.owner);
     } catch (err) {
-      this.failed(err);
+      this.outage.failed(err);
     }
-  }
-
-  private failed(err: unknown): void {
-    if (this.down) return;
-    this.down = true;
-    this.log.error(
-      'refresh lock unavailable; serializing refreshes within this process only until it is back ' +
-        '(instances sharing sessions may race meanwhile)',
-      { reason: reasonOf(err) },
-    );
   }
 }
 
