@@ -146,7 +146,8 @@ place-items:center;font-weight:600;font-size:1.1rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.4rem 1rem;margin:0}dt{color:#646a73}dd{margin:0}
 h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
 .events{list-style:none;margin:0;padding:0}.events li{padding:.6rem 0;border-top:1px solid #e3e6eb}
-.event-head{display:flex;flex-wrap:wrap;align-items:baseline;gap:.25rem .6rem}.event-head time{margin-left:auto}
+.event-head{display:flex;flex-wrap:wrap;align-items:baseline;gap:.25rem .6rem}
+.event-head time{margin-left:auto;font-size:.85rem;color:#646a73}
 .op{font-size:.8rem;padding:0 .45rem;border-radius:99px;background:#e8efff;color:#1a5fff}
 .detail{font-size:.9rem;overflow-wrap:anywhere}.empty{padding:.75rem;border-radius:8px;background:#f5f7fa}
 @media (max-width:42rem){.top-in{padding:.75rem}.card{margin:1rem .75rem;padding:1.25rem}.note{padding:0 .75rem}
