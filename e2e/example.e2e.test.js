@@ -27,6 +27,8 @@ const STEP_TIMEOUT_MS = 5000;
 // The whole walk takes about 10 s here; room for a slower machine.
 const WALK_TIMEOUT_MS = 60_000;
 const LOCALE = 'en-US';
+// No WPS_* variables: demo mode. Production mode, so error pages must not show a stack trace.
+const DEMO_ENV = { NODE_ENV: 'production', SESSION_SECRET: 'e2e-session-secret' };
 
 // Time zones away from UTC (and from each other), so the test sees that times are shown in the reader's zone.
 const VIEWPORTS = [
@@ -124,8 +126,7 @@ beforeAll(async () => {
   }
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   for (const file of fs.readdirSync(ARTIFACTS)) if (SCREENSHOT.test(file)) fs.rmSync(path.join(ARTIFACTS, file));
-  // No WPS_* variables: demo mode. Production mode, so error pages must not show a stack trace.
-  example = await createApp({ port: 0, env: { NODE_ENV: 'production', SESSION_SECRET: 'e2e-session-secret' } });
+  example = await createApp({ port: 0, env: DEMO_ENV });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
 
@@ -227,6 +228,69 @@ describe.each(VIEWPORTS)('the example app in Chromium on a $name', (viewport) =>
         expect(await page.locator('#wps-allow').isVisible()).toBe(true);
         expect(watcher.take()).toEqual([]);
       });
+    },
+    WALK_TIMEOUT_MS,
+  );
+
+  test(
+    'events: the empty list, Send a test event (the fake WPS posts to /wps/events), the notice, the new events',
+    async () => {
+      const { timezoneId } = viewport;
+      // An app of its own, so that the list starts empty on every viewport.
+      const fresh = await createApp({ port: 0, env: DEMO_ENV });
+      try {
+        await withContext(viewport, async ({ page, press, watcher, shot }) => {
+          const eventsPage = `${fresh.url}events`;
+          await page.goto(fresh.url);
+          await press('nav a[href="/events"]');
+          await page.waitForURL(eventsPage);
+          expect(await page.locator('h1').textContent()).toBe('Events from WPS');
+          expect(await page.locator('nav a[aria-current="page"]').textContent()).toBe('Events');
+          expect(await page.locator('#no-events').innerText()).toMatch(
+            /^No events yet\. Each event WPS sends, once verified, appears here with its topic, operation, time and a summary of its data, newest first\. Send a test event to see one\.$/,
+          );
+          expect(await page.locator('#events').count()).toBe(0);
+          await checkPage(page, watcher, shot('10-events-empty'));
+
+          const sent = page.waitForResponse((res) => res.url() === `${fresh.url}events/test`);
+          await press('#send-test-event');
+          expect((await sent).status()).toBe(303);
+          // Only the page after the redirect has the notice.
+          await page.locator('#flash').waitFor();
+          expect(page.url()).toBe(eventsPage);
+          expect(await page.locator('#flash').innerText()).toBe('Test event sent: the app answered 200 {"code":0}');
+          expect(await page.locator('#event-answer').textContent()).toBe('200 {"code":0}');
+          expect(await page.locator('#no-events').count()).toBe(0);
+          const first = page.locator('#events li').first();
+          expect(await page.locator('#events li').count()).toBe(1);
+          expect(await first.locator('.topic').textContent()).toBe('kso.app_chat.message');
+          expect(await first.locator('.op').textContent()).toBe('create');
+          expect(await first.locator('.summary').textContent()).toBe(
+            'Bot received a message: “Hello from the demo (test event 1)”',
+          );
+          const sentAt = await first.locator('time').getAttribute('datetime');
+          expect(Math.abs(Date.parse(sentAt) - Date.now())).toBeLessThan(60_000);
+          expect(await first.locator('time').textContent()).toBe(localClock(sentAt, timezoneId));
+
+          // A second one goes on top.
+          await press('#send-test-event');
+          await page.locator('#events li:nth-child(2)').waitFor();
+          expect(await page.locator('#events .summary').allTextContents()).toEqual([
+            'Bot received a message: “Hello from the demo (test event 2)”',
+            'Bot received a message: “Hello from the demo (test event 1)”',
+          ]);
+          expect(await page.locator('#event-answer').textContent()).toBe('200 {"code":0}');
+          await checkPage(page, watcher, shot('11-events'));
+
+          // The notice is shown once.
+          await page.reload();
+          expect(await page.locator('#events li').count()).toBe(2);
+          expect(await page.locator('#flash').count()).toBe(0);
+          expect(watcher.take()).toEqual([]);
+        });
+      } finally {
+        await fresh.close();
+      }
     },
     WALK_TIMEOUT_MS,
   );

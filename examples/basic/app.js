@@ -4,18 +4,22 @@
 //
 // With WPS_CLIENT_ID, WPS_CLIENT_SECRET and WPS_REDIRECT_URI set it talks to the real openapi.wps.cn.
 // Without them it starts a fake WPS in this process (demo user "Ada Demo"), so it works with no account.
+// It also receives the events WPS pushes (POST /wps/events) and lists the last ones on its Events page.
 
 const http = require('node:http');
 const { randomBytes } = require('node:crypto');
 const express = require('express');
 const session = require('express-session');
-const { wpsAuth, requireWpsToken, WpsAuthError, WpsApiError } = require('express-wps-oauth');
+const { wpsAuth, wpsEvents, requireWpsToken, WpsAuthError, WpsApiError } = require('express-wps-oauth');
 const { startFakeWps } = require('express-wps-oauth/testing');
 
 const WPS_BASE_URL = 'https://openapi.wps.cn';
 const WPS_ENV = ['WPS_CLIENT_ID', 'WPS_CLIENT_SECRET', 'WPS_REDIRECT_URI'];
 const DEMO_CLIENT = { clientId: 'demo-client-id', clientSecret: 'demo-client-secret' };
 const DEMO_USER_NAME = 'Ada Demo';
+const EVENTS_PATH = '/wps/events';
+// How many events the Events page keeps (in memory: a restart empties it).
+const MAX_EVENTS = 20;
 
 /**
  * Where users sign in: the real WPS when all three WPS_* variables are set, otherwise a fake WPS on 127.0.0.1
@@ -140,6 +144,12 @@ pre{overflow:auto;font-size:.8rem;background:#f5f7fa;padding:.75rem;border-radiu
 .avatar{flex:none;width:3rem;height:3rem;border-radius:50%;background:#1a5fff;color:#fff;display:grid;
 place-items:center;font-weight:600;font-size:1.1rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.4rem 1rem;margin:0}dt{color:#646a73}dd{margin:0}
+h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
+.events{list-style:none;margin:0;padding:0}.events li{padding:.6rem 0;border-top:1px solid #e3e6eb}
+.event-head{display:flex;flex-wrap:wrap;align-items:baseline;gap:.25rem .6rem}
+.event-head time{margin-left:auto;font-size:.85rem;color:#646a73}
+.op{font-size:.8rem;padding:0 .45rem;border-radius:99px;background:#e8efff;color:#1a5fff}
+.detail{font-size:.9rem;overflow-wrap:anywhere}.empty{padding:.75rem;border-radius:8px;background:#f5f7fa}
 @media (max-width:42rem){.top-in{padding:.75rem}.card{margin:1rem .75rem;padding:1.25rem}.note{padding:0 .75rem}
 nav{width:100%}nav a{flex:1;text-align:center}}`;
 
@@ -147,6 +157,7 @@ nav{width:100%}nav a{flex:1;text-align:center}}`;
 const NAV = [
   { href: '/', label: 'Home' },
   { href: '/me', label: 'Profile' },
+  { href: '/events', label: 'Events' },
 ];
 
 /** A whole HTML page. `body` and `flash` are trusted HTML: escape every value put into them. */
@@ -181,11 +192,20 @@ const signOutButton =
   '<button type="submit" class="secondary" id="sign-out">Sign out</button></form>';
 const homeButton = '<a class="button secondary" id="home" href="/">Home</a>';
 
-/** The one-time message POST /me/refresh left in the session, as HTML (removed once read), or ''. */
+/** The one-time message a POST (/me/refresh, /events/test) left in the session, as HTML (removed once read), or ''. */
 function takeFlash(req) {
   const flash = req.session.flash;
   if (flash === undefined) return '';
   delete req.session.flash;
+  if (flash.kind === 'event-sent') {
+    const ok = flash.status === 200;
+    return `<p class="flash${ok ? '' : ' bad'}" id="flash" role="${ok ? 'status' : 'alert'}">Test event sent: the
+app answered <code id="event-answer">${escapeHtml(`${flash.status} ${flash.body}`)}</code></p>`;
+  }
+  if (flash.kind === 'event-failed') {
+    return `<p class="flash bad" id="flash" role="alert">The test event could not be sent:
+${escapeHtml(flash.message)}</p>`;
+  }
   if (flash.kind === 'failed') {
     return `<p class="flash bad" id="flash" role="alert">Refresh failed (<code>${escapeHtml(flash.code)}</code>); the
 current token is kept.<br><span class="muted">${escapeHtml(flash.message)}</span></p>`;
@@ -196,6 +216,64 @@ current token is kept.<br><span class="muted">${escapeHtml(flash.message)}</span
     ? `<p class="flash" id="flash" role="status">Token not refreshed (no usable refresh token): expiry ${before}</p>`
     : `<p class="flash" id="flash" role="status">Token refreshed: expiry ${before} → ${after}</p>`;
 }
+
+/** `value` as one line of JSON, cut to about `max` characters. */
+function shortJson(value, max = 160) {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > max ? `${json.slice(0, max - 1)}…` : json;
+}
+
+/** "fields: chat_id, text": what an event's data holds, without its values. */
+function fieldsOf(data) {
+  if (data === null || typeof data !== 'object') return `data: ${data === null ? 'null' : typeof data}`;
+  const keys = Object.keys(data);
+  if (keys.length === 0) return 'no fields';
+  return `fields: ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', …' : ''}`;
+}
+
+/**
+ * Keeps the last `MAX_EVENTS` events for the Events page, newest first, and the handlers that fill it. The page is
+ * open to anyone, so with the real WPS it shows the names of an event's fields only; in demo mode (the fake's
+ * events, made up here) it shows their values too.
+ */
+function eventInbox({ showData }) {
+  const entries = [];
+  // What a topic's handler made of its event, for onEvent (which runs next, with the same event) to record.
+  const summaries = new WeakMap();
+  const detail = (data, text) => (showData ? text : fieldsOf(data));
+  const on = {
+    // A bot received a message (operation `create`). A real bot would reply here, or enqueue the work: WPS waits
+    // 3 s at most for the answer. The demo's data is { chat_id, text }; check real payloads before relying on it.
+    'kso.app_chat.message': (event) => {
+      const { data } = event;
+      const text = typeof data?.text === 'string' ? `“${data.text}”` : shortJson(data);
+      summaries.set(event, { label: 'Bot received a message', detail: detail(data, text) });
+    },
+    // The app's visibility changed (operation `update`): data is { company_id, app_id }.
+    'kso.developer.application.subject': (event) => {
+      const { data } = event;
+      const text = `company ${data?.company_id ?? '?'}, app ${data?.app_id ?? '?'}`;
+      summaries.set(event, { label: 'App visibility changed', detail: detail(data, text) });
+    },
+  };
+  // Every verified, first-seen event, after its topic's handler succeeded; also topics without a handler.
+  const onEvent = (event) => {
+    const summary = summaries.get(event) ?? { label: 'Event', detail: detail(event.data, shortJson(event.data)) };
+    entries.unshift({ topic: event.topic, operation: event.operation, time: event.time, ...summary });
+    entries.splice(MAX_EVENTS);
+  };
+  return { entries, on, onEvent };
+}
+
+// What wpsEvents() has to say (a URL check answered, an event refused, a handler failing), one line each: topic,
+// operation and a reason, never the APPKEY or event data. Its debug lines (one per event handled) are left out.
+const eventLine = (message, meta) => (meta ? `${message} ${JSON.stringify(meta)}` : message);
+const eventLogger = {
+  debug: () => {},
+  info: (message, meta) => console.info(eventLine(message, meta)),
+  warn: (message, meta) => console.warn(eventLine(message, meta)),
+  error: (message, meta) => console.error(eventLine(message, meta)),
+};
 
 /** Express 4 does not send a rejected promise to the error handler; this does. */
 const asyncRoute = (fn) => (req, res, next) => fn(req, res).catch(next);
@@ -260,6 +338,23 @@ ${escapeHtml(DEMO_USER_NAME)}. Set WPS_CLIENT_ID, WPS_CLIENT_SECRET and WPS_REDI
   app.get('/favicon.ico', (req, res) => {
     res.set('Cache-Control', 'public, max-age=86400').type('image/svg+xml').send(LOGO);
   });
+
+  // Events WPS pushes to the app (developer console → 事件与回调): the URL check is answered by itself, each event
+  // verified (signature, time), decrypted, then handed to the handlers. Mounted before the session and wpsAuth():
+  // WPS's POSTs carry no cookie and need neither. No body parser runs first here (wpsEvents reads the body itself;
+  // it also works after express.json()). app.all: other methods get 405 with `Allow: POST`, not the 404 page.
+  const inbox = eventInbox({ showData: Boolean(wps.fake) });
+  app.all(
+    EVENTS_PATH,
+    wpsEvents({
+      // The same APPID and APPKEY as sign-in (in demo mode, the fake's): they sign and encrypt every event.
+      clientId: wps.options.clientId,
+      clientSecret: wps.options.clientSecret,
+      on: inbox.on,
+      onEvent: inbox.onEvent,
+      logger: eventLogger,
+    }),
+  );
 
   app.use(
     session({
@@ -374,6 +469,72 @@ ${signOutButton}</div>`,
         .json({ name: data.data.user_name, expiresAt: req.wps.expiresAt.toISOString() });
     }),
   );
+
+  // The Events page. Its instructions depend on the mode only: in demo mode a button, with the real WPS the URL to
+  // register in the developer console (the app's public origin, from WPS_REDIRECT_URI, + /wps/events).
+  const eventsUrl = new URL(EVENTS_PATH, wps.url).href;
+  const eventsHowTo = wps.fake
+    ? `<p>In demo mode, <strong>Send a test event</strong> makes the fake WPS sign and encrypt a bot message and POST
+it to this app's <code>${EVENTS_PATH}</code>, as WPS would.</p>
+<form class="actions" method="post" action="/events/test">
+<button type="submit" id="send-test-event">Send a test event</button></form>`
+    : `<p>Register this URL in the WPS developer console, under your app → <span lang="zh-CN">事件与回调</span>
+(events and callbacks): <code id="events-url">${escapeHtml(eventsUrl)}</code></p>
+<p>When you save it, WPS first sends a URL check (<code>{"challenge": "…"}</code>), which this route answers
+automatically; then it delivers the events you subscribed to.${
+        new URL(eventsUrl).protocol === 'https:'
+          ? ''
+          : ' WPS needs a public HTTPS address: run the app behind one (a reverse proxy or a tunnel) and register that.'
+      }</p>
+<p class="muted">This page is open to anyone, so it shows the names of each event's fields, not their values.</p>`;
+  const noEvents = `<p class="empty" id="no-events">No events yet. Each event WPS sends, once verified, appears here
+with its topic, operation, time and a summary of its data, newest first.${
+    wps.fake ? ' Send a test event to see one.' : ''
+  }</p>`;
+  const eventItem = (e) => `<li><div class="event-head"><code class="topic">${escapeHtml(e.topic)}</code>
+<span class="op">${escapeHtml(e.operation)}</span> ${localTime(e.time)}</div>
+<div class="summary">${escapeHtml(e.label)}: <span class="detail">${escapeHtml(e.detail)}</span></div></li>`;
+
+  app.get('/events', (req, res) => {
+    const list = inbox.entries.length
+      ? `<ol class="events" id="events">${inbox.entries.map(eventItem).join('\n')}</ol>`
+      : noEvents;
+    render(req, res, {
+      title: 'Events',
+      heading: 'Events from WPS',
+      flash: takeFlash(req),
+      body: `<p>WPS pushes events (a bot received a message, the app's visibility changed) to
+<code>POST ${EVENTS_PATH}</code>. This page shows the last ${MAX_EVENTS} the app received.</p>
+${eventsHowTo}
+<h2>Last events</h2>
+${list}`,
+    });
+  });
+
+  let testEvents = 0;
+  if (wps.fake) {
+    // Demo mode: the fake WPS pushes one event to this app's own /wps/events over real HTTP, then POST-redirect-GET
+    // shows its answer once.
+    app.post(
+      '/events/test',
+      asyncRoute(async (req, res) => {
+        testEvents += 1;
+        const event = {
+          topic: 'kso.app_chat.message',
+          operation: 'create',
+          data: { chat_id: 'demo-chat', text: `Hello from the demo (test event ${testEvents})` },
+        };
+        try {
+          const reply = await wps.fake.sendEvent(`http://127.0.0.1:${boundPort}${EVENTS_PATH}`, event);
+          const body = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+          req.session.flash = { kind: 'event-sent', status: reply.status, body: body.slice(0, 200) };
+        } catch (err) {
+          req.session.flash = { kind: 'event-failed', message: err.message };
+        }
+        res.redirect(303, '/events');
+      }),
+    );
+  }
 
   // No route matched.
   app.use((req, res) => {
