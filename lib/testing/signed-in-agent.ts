@@ -6,23 +6,36 @@ import { FAKE_SIGN_IN_HEADER, type FakeWps, type FakeWpsUser } from './fake-wps'
 
 /** What {@link signedInAgent} reads of a response: supertest's responses have it. */
 export interface AgentResponse {
+  /** The HTTP status, e.g. `302`. */
   status: number;
+  /** Response headers by lower-case name; `location` is read. */
   headers: Readonly<Record<string, unknown>>;
+  /** The body as text, whose start goes into error messages. */
   text: string;
   /** The request that was sent: its `url` says on which host the agent keeps the app's cookies. */
-  request?: { url?: unknown } | undefined;
+  request?:
+    | {
+        /** The absolute URL requested, e.g. `http://127.0.0.1:54321/auth/wps/callback?code=…`. */
+        url?: unknown;
+      }
+    | undefined;
 }
 
 /** A request of an {@link AgentLike}, as supertest's `Test`: chainable, and awaited for its response. */
 export interface AgentRequest extends PromiseLike<AgentResponse> {
+  /** How many redirects to follow: {@link signedInAgent} follows none itself, to check each step. */
   redirects(count: number): AgentRequest;
 }
 
 /** Which cookies of a jar a request would carry, in the shape of cookiejar's `CookieAccessInfo`. */
 export interface AgentCookieAccess {
+  /** The host the request goes to, e.g. `'127.0.0.1'`. */
   domain: string;
+  /** The request's path: cookies whose path is a prefix of it match. */
   path: string;
+  /** Whether the request is over HTTPS (secure cookies match only then). */
   secure: boolean;
+  /** Whether a script reads the cookie (HttpOnly cookies match only when not). */
   script: boolean;
 }
 
@@ -32,9 +45,20 @@ export interface AgentCookieAccess {
  * the agent you pass comes back with its own type.
  */
 export interface AgentLike {
+  /** Start a GET request to the app, carrying the jar's cookies and keeping the ones it sets. */
   get(url: string): AgentRequest;
+  /** The agent's cookie jar (superagent's, from `cookiejar`), where the session cookie is read. */
   readonly jar: {
-    getCookie(name: string, access: AgentCookieAccess): { value: string } | undefined;
+    /** The cookie named `name` that a request described by `access` would carry, if any. */
+    getCookie(
+      name: string,
+      access: AgentCookieAccess,
+    ):
+      | {
+          /** The cookie's value as the app set it (URL-encoded). */
+          value: string;
+        }
+      | undefined;
   };
 }
 
