@@ -7,6 +7,7 @@ import { calledAsMiddleware, handleAsync } from './misuse';
 import { recordOf, replaceRecord, writableRecordOf } from '../session/record';
 import { Refresher } from '../refresh/refresher';
 import { safeReturnTo } from './return-to';
+import { rememberSessionStore } from '../session/app-stores';
 import { SealedSessions } from '../session/sealed-sessions';
 import { regenerateSession, saveSession } from '../session/save';
 import { addPendingLogin, newState, takePendingLogin } from '../session/login-state';
@@ -195,6 +196,7 @@ function routes(config: ResolvedConfig, runtime: Runtime) {
     );
     if (user !== undefined) data.user = user;
     await saveSession(req.session);
+    rememberSessionStore(req);
     log.debug('callback: signed in', { ms: Date.now() - started });
     res.redirect(302, pending.returnTo);
   }

@@ -158,6 +158,32 @@ export type FakeFault =
       bodyBytes: number;
     };
 
+/**
+ * Settings for one sign-in, registered with {@link FakeWps.prepareSignIn}: the user and token lifetimes that this
+ * authorization grants, in place of the fake's options, so one fake can sign in several users.
+ */
+export interface FakeSignIn {
+  /**
+   * Overrides of the configured user for this sign-in: `GET /v7/users/current` answers with them for every access
+   * token of the sign-in, refreshed ones included, and the consent page shows this name.
+   * @default the fake's `user`
+   */
+  user?: Partial<FakeWpsUser> | undefined;
+  /**
+   * Lifetime of this sign-in's access tokens, in whole seconds — the first and every refreshed one.
+   * @default the fake's `accessTokenTtlSeconds` when each token is issued
+   */
+  accessTokenTtlSeconds?: number | undefined;
+  /**
+   * Lifetime of this sign-in's refresh tokens, in whole seconds — the first and every rotated one.
+   * @default the fake's `refreshTokenTtlSeconds`
+   */
+  refreshTokenTtlSeconds?: number | undefined;
+}
+
+/** The request header that names a sign-in prepared with {@link FakeWps.prepareSignIn}, on `GET /oauth2/auth`. */
+export const FAKE_SIGN_IN_HEADER = 'x-fake-wps-sign-in';
+
 /** A token pair issued by {@link FakeWps.mintTokens}. */
 export interface FakeTokenPair {
   /** An access token the fake's `/v7/*` endpoints accept until it expires. */
@@ -205,6 +231,18 @@ export interface FakeWps {
   queueApiFault(fault: FakeFault, times?: number): void;
   /** Issue a valid token pair for the configured user without the browser flow. */
   mintTokens(opts?: { accessTokenTtlSeconds?: number; refreshTokenTtlSeconds?: number }): FakeTokenPair;
+  /**
+   * Register the user and token lifetimes of one upcoming sign-in, and get a one-time ticket for it. Send the
+   * ticket as the `X-Fake-Wps-Sign-In` header of that sign-in's `GET /oauth2/auth` (an unknown or used ticket is
+   * refused with 400 `invalid_request`): the code issued for it, and every token issued from that code, refreshed
+   * ones included, belong to this user and live this long. Without the header a sign-in gets the fake's options.
+   * `signedInAgent()` does this for you.
+   *
+   * @example
+   * const ticket = fake.prepareSignIn({ user: { name: 'Ada' }, accessTokenTtlSeconds: 60 });
+   * await fetch(authorizeUrl, { redirect: 'manual', headers: { 'X-Fake-Wps-Sign-In': ticket } });
+   */
+  prepareSignIn(signIn: FakeSignIn): string;
   /** Make every access token issued so far expired now (refresh tokens stay valid). */
   expireAccessTokens(): void;
   /** Change latency, access-token lifetime, rotation, consent mode or strict signing for later requests. */
@@ -236,10 +274,19 @@ interface Settings {
   clock: WpsClock;
 }
 
+/** What one sign-in was granted: its user, and lifetimes that replace the fake's when set. */
+interface Grant {
+  user: FakeWpsUser;
+  accessTokenTtlSeconds: number | undefined;
+  refreshTokenTtlSeconds: number | undefined;
+}
+
 interface AuthorizationRequest {
   redirectUri: string;
   scope: string;
   state: string | undefined;
+  /** The prepared sign-in named by the request, if any. */
+  grant: Grant | undefined;
 }
 
 interface Expiring {
@@ -248,6 +295,11 @@ interface Expiring {
 
 interface AccessTokenRecord extends Expiring {
   kind: 'user' | 'app';
+  grant?: Grant | undefined;
+}
+
+interface RefreshTokenRecord extends Expiring {
+  grant: Grant | undefined;
 }
 
 interface RequestContext {
@@ -415,9 +467,9 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
-function requirePositiveInteger(name: string, value: number): number {
+function requirePositiveInteger(name: string, value: number, caller = 'startFakeWps'): number {
   if (!Number.isInteger(value) || value <= 0) {
-    throw new RangeError(`startFakeWps: '${name}' must be a positive whole number of seconds, got ${String(value)}`);
+    throw new RangeError(`${caller}: '${name}' must be a positive whole number of seconds, got ${String(value)}`);
   }
   return value;
 }
@@ -598,7 +650,8 @@ class FakeWpsServer {
   private readonly codes = new Map<string, AuthorizationRequest & Expiring>();
   private readonly pendingConsents = new Map<string, AuthorizationRequest & Expiring>();
   private readonly accessTokens = new Map<string, AccessTokenRecord>();
-  private readonly refreshTokens = new Map<string, Expiring>();
+  private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
+  private readonly signIns = new Map<string, Grant>();
   private readonly routes = new Map<string, Route>([
     ['/oauth2/auth', { method: 'GET', handle: (ctx) => this.handleAuthorize(ctx) }],
     ['/oauth2/auth/decision', { method: 'POST', handle: (ctx) => this.handleDecision(ctx) }],
@@ -666,18 +719,41 @@ class FakeWpsServer {
   }
 
   mintTokens(opts: { accessTokenTtlSeconds?: number; refreshTokenTtlSeconds?: number } = {}): FakeTokenPair {
+    return this.issueUserTokens(undefined, opts.accessTokenTtlSeconds, opts.refreshTokenTtlSeconds);
+  }
+
+  prepareSignIn(signIn: FakeSignIn): string {
+    const ttl = (name: 'accessTokenTtlSeconds' | 'refreshTokenTtlSeconds') => {
+      const value = signIn[name];
+      return value === undefined ? undefined : requirePositiveInteger(name, value, 'prepareSignIn');
+    };
+    const ticket = randomPart(16);
+    this.signIns.set(ticket, {
+      user: { ...this.settings.user, ...signIn.user },
+      accessTokenTtlSeconds: ttl('accessTokenTtlSeconds'),
+      refreshTokenTtlSeconds: ttl('refreshTokenTtlSeconds'),
+    });
+    return ticket;
+  }
+
+  /** A token pair for `grant` (the fake's own user without one); explicit lifetimes win over the grant's. */
+  private issueUserTokens(
+    grant: Grant | undefined,
+    accessTtlSeconds?: number,
+    refreshTtlSeconds?: number,
+  ): FakeTokenPair {
     const accessTtl = requirePositiveInteger(
       'accessTokenTtlSeconds',
-      opts.accessTokenTtlSeconds ?? this.settings.accessTokenTtlSeconds,
+      accessTtlSeconds ?? grant?.accessTokenTtlSeconds ?? this.settings.accessTokenTtlSeconds,
     );
     const refreshTtl = requirePositiveInteger(
       'refreshTokenTtlSeconds',
-      opts.refreshTokenTtlSeconds ?? this.settings.refreshTokenTtlSeconds,
+      refreshTtlSeconds ?? grant?.refreshTokenTtlSeconds ?? this.settings.refreshTokenTtlSeconds,
     );
     const refreshToken = `kso_rt_${randomPart(32)}`;
-    this.refreshTokens.set(refreshToken, { expiresAt: this.now() + refreshTtl * 1000 });
+    this.refreshTokens.set(refreshToken, { expiresAt: this.now() + refreshTtl * 1000, grant });
     return {
-      access_token: this.issueAccessToken('user', accessTtl),
+      access_token: this.issueAccessToken('user', accessTtl, grant),
       expires_in: accessTtl,
       refresh_token: refreshToken,
       refresh_expires_in: refreshTtl,
@@ -763,8 +839,9 @@ class FakeWpsServer {
     else if (!res.headersSent && !res.destroyed) sendJson(res, 500, { code: 50000000, msg: 'server_error' });
   }
 
-  private handleAuthorize({ res, query }: RequestContext): void {
+  private handleAuthorize({ req, res, query }: RequestContext): void {
     const request = this.validateAuthorizationRequest(query);
+    request.grant = this.takeSignIn(req);
     if (this.settings.consent === 'auto') {
       sendRedirect(res, this.redirectWithCode(request));
       return;
@@ -772,7 +849,20 @@ class FakeWpsServer {
     const requestId = randomPart(16);
     this.pendingConsents.set(requestId, { ...request, expiresAt: this.now() + this.settings.codeTtlSeconds * 1000 });
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
-    res.end(renderConsentPage(this.settings.user, this.settings.clientId, request.scope, requestId));
+    const user = request.grant?.user ?? this.settings.user;
+    res.end(renderConsentPage(user, this.settings.clientId, request.scope, requestId));
+  }
+
+  /** The sign-in named by the request's `X-Fake-Wps-Sign-In` header, used up; `undefined` without the header. */
+  private takeSignIn(req: IncomingMessage): Grant | undefined {
+    const ticket = req.headers[FAKE_SIGN_IN_HEADER];
+    if (ticket === undefined) return undefined;
+    const grant = typeof ticket === 'string' ? this.signIns.get(ticket) : undefined;
+    if (grant === undefined) {
+      throw invalidRequest("'X-Fake-Wps-Sign-In' header names no prepared sign-in (unknown, or already used)");
+    }
+    this.signIns.delete(String(ticket));
+    return grant;
   }
 
   private validateAuthorizationRequest(query: URLSearchParams): AuthorizationRequest {
@@ -792,7 +882,7 @@ class FakeWpsServer {
     if (!scope.split(',').every((name) => SCOPE_PATTERN.test(name))) {
       throw invalidRequest("'scope' parameter must be comma-separated dotted names without spaces");
     }
-    return { redirectUri, scope, state: query.get('state') ?? undefined };
+    return { redirectUri, scope, state: query.get('state') ?? undefined, grant: undefined };
   }
 
   private handleDecision({ res, form }: RequestContext): void {
@@ -863,7 +953,7 @@ class FakeWpsServer {
       throw invalidGrant("'redirect_uri' does not match the one the code was issued for");
     }
     this.codes.delete(p.code);
-    return this.toWire(this.mintTokens());
+    return this.toWire(this.issueUserTokens(issued.grant));
   }
 
   private grantRefreshToken(form: URLSearchParams): object {
@@ -876,11 +966,11 @@ class FakeWpsServer {
     }
     if (this.settings.rotateRefreshTokens) {
       this.refreshTokens.delete(p.refresh_token);
-      return this.toWire(this.mintTokens());
+      return this.toWire(this.issueUserTokens(record.grant));
     }
-    const ttl = this.settings.accessTokenTtlSeconds;
+    const ttl = record.grant?.accessTokenTtlSeconds ?? this.settings.accessTokenTtlSeconds;
     return this.toWire({
-      access_token: this.issueAccessToken('user', ttl),
+      access_token: this.issueAccessToken('user', ttl, record.grant),
       expires_in: ttl,
       refresh_token: p.refresh_token,
       refresh_expires_in: secondsLeft(record, this.now()),
@@ -900,9 +990,9 @@ class FakeWpsServer {
     return { ...pair, refresh_expires_in: String(pair.refresh_expires_in) };
   }
 
-  private issueAccessToken(kind: AccessTokenRecord['kind'], ttlSeconds: number): string {
+  private issueAccessToken(kind: AccessTokenRecord['kind'], ttlSeconds: number, grant?: Grant): string {
     const token = `fake_at_${randomPart(32)}`;
-    this.accessTokens.set(token, { kind, expiresAt: this.now() + ttlSeconds * 1000 });
+    this.accessTokens.set(token, { kind, expiresAt: this.now() + ttlSeconds * 1000, grant });
     return token;
   }
 
@@ -917,7 +1007,7 @@ class FakeWpsServer {
   private handleCurrentUser({ req, res }: RequestContext): void {
     const record = this.authenticate(req);
     if (record.kind !== 'user') throw invalidToken('an app access token has no user; use a user access token');
-    const { id, name, avatar, companyId } = this.settings.user;
+    const { id, name, avatar, companyId } = record.grant?.user ?? this.settings.user;
     sendJson(res, 200, { code: 0, msg: 'success', data: { id, user_name: name, avatar, company_id: companyId } });
   }
 
@@ -1021,6 +1111,7 @@ export async function startFakeWps(options: FakeWpsOptions = {}): Promise<FakeWp
     apiRequests: (path) => fake.apiRequests(path),
     queueApiFault: (fault, times) => fake.queueApiFault(fault, times),
     mintTokens: (opts) => fake.mintTokens(opts),
+    prepareSignIn: (signIn) => fake.prepareSignIn(signIn),
     expireAccessTokens: () => fake.expireAccessTokens(),
     setOptions: (patch) => fake.setOptions(patch),
     reset: () => fake.reset(),

@@ -1,6 +1,7 @@
 export { startFakeWps } from './fake-wps';
 export type {
   FakeFault,
+  FakeSignIn,
   FakeTokenPair,
   FakeWps,
   FakeWpsOptions,
@@ -10,6 +11,15 @@ export type {
 } from './fake-wps';
 export { createTestClock, type TestClock } from './test-clock';
 export { expireAccessToken } from './expire';
+export {
+  expireAgentAccessToken,
+  signedInAgent,
+  type AgentCookieAccess,
+  type AgentLike,
+  type AgentRequest,
+  type AgentResponse,
+  type SignedInAgentOptions,
+} from './signed-in-agent';
 export {
   sendWpsChallenge,
   sendWpsEvent,
