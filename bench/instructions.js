@@ -281,8 +281,25 @@ function table(summary) {
   return { header, rows };
 }
 
+/**
+ * The headline counts (the lower run) of the INSTRUCTIONS.md about to be replaced, by variant id, and the commit it
+ * names: so the new file can say what moved since the last committed measurement.
+ */
+function previousRun(file) {
+  if (!fs.existsSync(file)) return undefined;
+  const text = fs.readFileSync(file, 'utf8');
+  const counts = new Map();
+  for (const m of text.matchAll(/^\| (\w+) \| [^|]+ \| ([\d,]+), ([\d,]+) \|/gm)) {
+    const n = (s) => Number(s.replace(/,/g, ''));
+    counts.set(m[1], Math.min(n(m[2]), n(m[3])));
+  }
+  const commit = /\(commit ([0-9a-f]+)/.exec(text)?.[1];
+  return counts.size === 0 ? undefined : { counts, commit };
+}
+
 function writeResults(file, ctx) {
   const { opts, summary, startedAt, elapsedS, command, valgrind } = ctx;
+  const previous = previousRun(file);
   const cpus = os.cpus();
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
   const commit = git(['rev-parse', '--short', 'HEAD']);
@@ -304,6 +321,19 @@ function writeResults(file, ctx) {
   md.push(markdownTable(t.header, t.rows), '');
   md.push("Ratios: the baseline's instructions ÷ the variant's (1.0 = as cheap as no auth; below 1, dearer), on the");
   md.push('headline figure, the lower of the two runs.', '');
+  if (previous !== undefined) {
+    md.push(`## Since the previous run (commit ${previous.commit ?? 'unknown'})`, '');
+    md.push('| | Variant | then | now | change |', '| --- | --- | --- | --- | --- |');
+    for (const s of summary) {
+      const then = previous.counts.get(s.variant.id);
+      if (then === undefined) continue;
+      const change = ((s.cost - then) / then) * 100;
+      md.push(
+        `| ${s.variant.id} | ${s.variant.label} | ${fmt.int(then)} | ${fmt.int(s.cost)} | ${change >= 0 ? '+' : ''}${change.toFixed(2)}% |`,
+      );
+    }
+    md.push('');
+  }
   md.push('## Machine and versions', '');
   md.push(
     `- ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores; Node.js ${process.version}, ${os.type()} ${os.release()} ${os.arch()}; ${valgrind}`,
