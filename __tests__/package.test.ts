@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
+import { note } from './helpers/notes';
 
 // What `npm pack` ships, built and packed from a copy of the work tree so that the real dist/ (which other scripts
 // may be using) is never deleted under them.
@@ -69,9 +70,9 @@ beforeAll(() => {
   execFileSync('tar', ['-xzf', join(work, pack.filename), '-C', join(work, 'unpacked')]);
   unpacked = join(work, 'unpacked', 'package');
   pkg = JSON.parse(readFileSync(join(copy, 'package.json'), 'utf8'));
-  process.stdout.write(
+  note(
     `npm pack: ${pack.filename} ${(pack.size / 1024).toFixed(1)} kB packed, ` +
-      `${(pack.unpackedSize / 1024).toFixed(1)} kB unpacked, ${pack.entryCount} files\n`,
+      `${(pack.unpackedSize / 1024).toFixed(1)} kB unpacked, ${pack.entryCount} files`,
   );
 }, 90_000);
 
@@ -80,13 +81,12 @@ afterAll(() => {
 });
 
 describe('npm pack', () => {
-  it('ships only dist/, README.md, LICENSE and package.json', () => {
-    const outside = paths.filter(
-      (p) => !p.startsWith('dist/') && !['README.md', 'LICENSE', 'package.json'].includes(p),
-    );
+  it('ships only dist/, the two READMEs, LICENSE and package.json', () => {
+    const top = ['README.md', 'README.zh-CN.md', 'LICENSE', 'package.json'];
+    const outside = paths.filter((p) => !p.startsWith('dist/') && !top.includes(p));
     expect(outside).toEqual([]);
-    expect(paths).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json', 'dist/index.js']));
-    expect(pkg.files).toEqual(['dist', 'README.md', 'LICENSE']);
+    expect(paths).toEqual(expect.arrayContaining([...top, 'dist/index.js']));
+    expect(pkg.files).toEqual(['dist', 'README.md', 'README.zh-CN.md', 'LICENSE']);
   });
 
   it('ships no tests and no TypeScript sources, only .js and .d.ts (maps optional)', () => {
