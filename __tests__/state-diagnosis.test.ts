@@ -1,9 +1,9 @@
-import express, { type ErrorRequestHandler } from 'express';
+import express from 'express';
 import session, { type CookieOptions } from 'express-session';
 import request from 'supertest';
 import { wpsAuth, type WpsAuthOptions } from '../lib';
 import { createTestClock, startFakeWps, type FakeWps } from '../lib/testing';
-import { CLIENT_ID, CLIENT_SECRET, memoryLogger } from './helpers/app';
+import { CLIENT_ID, CLIENT_SECRET, memoryLogger, jsonErrors } from './helpers/app';
 
 type Agent = ReturnType<typeof request.agent>;
 
@@ -13,15 +13,6 @@ beforeAll(async () => {
 });
 afterAll(() => fake.close());
 beforeEach(() => fake.reset());
-
-const jsonErrors: ErrorRequestHandler = (
-  err: { code?: string; status?: number; message?: string; reason?: string },
-  _req,
-  res,
-  _next,
-) => {
-  res.status(err.status ?? 500).json({ code: err.code, reason: err.reason, message: err.message });
-};
 
 function app(cookie: CookieOptions = {}, options: WpsAuthOptions = {}) {
   const logger = memoryLogger();

@@ -302,8 +302,7 @@ function writeResults(file, ctx) {
   const previous = previousRun(file);
   const cpus = os.cpus();
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
-  const commit = git(['rev-parse', '--short', 'HEAD']);
-  const dirty = git(['status', '--porcelain', '--', 'lib']);
+  const { commit, dirty } = ctx.source;
   const versions = [
     [
       'express-wps-oauth',
@@ -395,6 +394,8 @@ async function main() {
   const variants = selectVariants(opts.only);
   const valgrind = valgrindVersion();
   const startedAt = new Date();
+  // What dist/ was built from (npm run bench:instructions builds it just before): read now, not when writing.
+  const source = { commit: git(['rev-parse', '--short', 'HEAD']), dirty: git(['status', '--porcelain', '--', 'lib']) };
   const t0 = performance.now();
   try {
     require.resolve('express-wps-oauth');
@@ -439,7 +440,7 @@ async function main() {
       const command =
         args.length === 0 ? 'npm run bench:instructions' : `npm run bench:instructions -- ${args.join(' ')}`;
       const file = path.join(__dirname, 'INSTRUCTIONS.md');
-      writeResults(file, { opts, summary, startedAt, elapsedS, command, valgrind });
+      writeResults(file, { opts, summary, startedAt, elapsedS, command, valgrind, source });
       console.log(`Wrote ${path.relative(process.cwd(), file)}`);
     }
   } finally {

@@ -109,6 +109,19 @@ export function createTestApp<S extends Store = MemoryStore>(
   return { app, store, logger, errors };
 }
 
+/**
+ * An error handler that answers a `WpsAuthError` as JSON: its `code`, `message` and (for `state_mismatch`) `reason`;
+ * the status it carries, else 500.
+ */
+export const jsonErrors: ErrorRequestHandler = (
+  err: { code?: string; status?: number; message?: string; reason?: string },
+  _req,
+  res,
+  _next,
+) => {
+  res.status(err.status ?? 500).json({ code: err.code, reason: err.reason, message: err.message });
+};
+
 /** Query parameters of a Location header. */
 export function locationParams(location: string | undefined): URLSearchParams {
   return new URL(location ?? 'missing:', 'http://app.test').searchParams;

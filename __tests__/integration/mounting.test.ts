@@ -1,9 +1,9 @@
-import express, { type ErrorRequestHandler } from 'express';
+import express from 'express';
 import session from 'express-session';
 import request from 'supertest';
 import { requireWpsToken, wpsAuth, type WpsAuthOptions } from '../../lib';
 import { startFakeWps, type FakeWps } from '../../lib/testing';
-import { CLIENT_ID, CLIENT_SECRET } from '../helpers/app';
+import { CLIENT_ID, CLIENT_SECRET, jsonErrors } from '../helpers/app';
 
 type Agent = ReturnType<typeof request.agent>;
 
@@ -26,15 +26,6 @@ function options(prefix = '', extra: WpsAuthOptions = {}): WpsAuthOptions {
     ...extra,
   };
 }
-
-const jsonErrors: ErrorRequestHandler = (
-  err: { code?: string; status?: number; message?: string },
-  _req,
-  res,
-  _next,
-) => {
-  res.status(err.status ?? 500).json({ code: err.code, message: err.message });
-};
 
 /** What a route sees of req.wps: defined, signed in, and the token requireWpsToken gave it. */
 const probe: express.RequestHandler = (req, res) => {

@@ -1,10 +1,10 @@
 import cookieSession from 'cookie-session';
-import express, { type ErrorRequestHandler } from 'express';
+import express from 'express';
 import session from 'express-session';
 import request from 'supertest';
 import { wpsAuth } from '../../lib';
 import { startFakeWps, type FakeWps } from '../../lib/testing';
-import { CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signIn } from '../helpers/app';
+import { CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signIn, jsonErrors } from '../helpers/app';
 
 let fake: FakeWps;
 beforeAll(async () => {
@@ -19,15 +19,6 @@ const NOT_EXPRESS_SESSION =
   'cookie-session cannot work: WPS rotates the refresh token at every refresh, and only a server-side store lets ' +
   'one refresh win while other requests wait for it; in a cookie the tokens would also travel to the browser. ' +
   'Use app.use(session({ secret, resave: false, saveUninitialized: false, store })) from express-session.';
-
-const jsonErrors: ErrorRequestHandler = (
-  err: { code?: string; status?: number; message?: string },
-  _req,
-  res,
-  _next,
-) => {
-  res.status(err.status ?? 500).json({ code: err.code, message: err.message });
-};
 
 function appWith(sessionMiddleware: express.RequestHandler): express.Express {
   const app = express();

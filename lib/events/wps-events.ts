@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { cleanExternalText, WpsAuthError } from '../errors';
-import { calledAsMiddleware } from '../express/misuse';
+import type { Request, RequestHandler, Response } from 'express';
+import { cleanExternalText } from '../errors';
+import { refusedUncalled } from '../express/misuse';
 import { createLog } from '../logger';
 import { readEventBody } from './body';
 import { resolveEventsConfig, type AnyEventHandler } from './config';
@@ -63,12 +63,7 @@ function send(res: Response, [status, body]: Answer | readonly [200, { challenge
  */
 export function wpsEvents<M extends WpsEventMap = WpsEventMap>(options?: WpsEventsOptions<M>): RequestHandler {
   // eslint-disable-next-line prefer-rest-params
-  if (calledAsMiddleware(arguments)) {
-    // eslint-disable-next-line prefer-rest-params
-    const next = arguments[2] as NextFunction;
-    next(new WpsAuthError('misconfigured', UNCALLED));
-    return undefined as unknown as RequestHandler;
-  }
+  if (refusedUncalled(arguments, UNCALLED)) return undefined as unknown as RequestHandler;
   const config = resolveEventsConfig(options);
   const log = createLog(config.logger);
   const verifier = new EventVerifier(config.clientId, config.clientSecret);

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { WpsAuthError } from '../errors';
 
 /** `true` when a factory was handed to Express uncalled, so Express is now calling it as middleware. */
 export function calledAsMiddleware(args: ArrayLike<unknown>): boolean {
@@ -11,6 +12,16 @@ export function calledAsMiddleware(args: ArrayLike<unknown>): boolean {
     typeof req.method === 'string' &&
     typeof req.headers === 'object'
   );
+}
+
+/**
+ * When a factory was handed to Express uncalled (`app.use(wpsAuth)`), Express is calling it as middleware with
+ * `args`: pass a `misconfigured` error with `message` to its `next`, and say so. The factory then returns nothing.
+ */
+export function refusedUncalled(args: ArrayLike<unknown>, message: string): boolean {
+  if (!calledAsMiddleware(args)) return false;
+  (args[2] as NextFunction)(new WpsAuthError('misconfigured', message));
+  return true;
 }
 
 /** Run an async handler so that a rejection reaches `next(err)` (Express 4 does not catch rejected promises). */

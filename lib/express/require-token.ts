@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { contextOf } from './context';
 import { WpsAuthError } from '../errors';
-import { calledAsMiddleware } from './misuse';
+import { refusedUncalled } from './misuse';
 import { recordOf } from '../session/record';
 import { isFresh, isTokenRecord } from '../session/token-record';
 import type { RequireWpsTokenOptions, UnauthenticatedMode } from '../types';
@@ -47,11 +47,7 @@ function unauthenticated(
  */
 export function requireWpsToken(options?: RequireWpsTokenOptions): RequestHandler {
   // eslint-disable-next-line prefer-rest-params
-  if (calledAsMiddleware(arguments)) {
-    // eslint-disable-next-line prefer-rest-params
-    (arguments[2] as NextFunction)(new WpsAuthError('misconfigured', UNCALLED));
-    return undefined as unknown as RequestHandler;
-  }
+  if (refusedUncalled(arguments, UNCALLED)) return undefined as unknown as RequestHandler;
   const override = options?.unauthenticated;
   if (override !== undefined && !MODES.includes(override)) {
     throw new TypeError(`express-wps-oauth: requireWpsToken({ unauthenticated }) must be one of ${MODES.join(', ')}`);

@@ -3,7 +3,7 @@ import { resolveConfig, type ResolvedConfig } from '../config';
 import { attachContext, WpsRequestContext, type Runtime } from './context';
 import { cleanExternalText, WpsAuthError, type WpsStateMismatchReason } from '../errors';
 import { createLog } from '../logger';
-import { calledAsMiddleware, handleAsync } from './misuse';
+import { refusedUncalled, handleAsync } from './misuse';
 import { recordOf, replaceRecord, writableRecordOf } from '../session/record';
 import { Refresher } from '../refresh/refresher';
 import { safeReturnTo } from './return-to';
@@ -227,12 +227,7 @@ function routes(config: ResolvedConfig, runtime: Runtime) {
  */
 export function wpsAuth(options?: WpsAuthOptions): RequestHandler {
   // eslint-disable-next-line prefer-rest-params
-  if (calledAsMiddleware(arguments)) {
-    // eslint-disable-next-line prefer-rest-params
-    const next = arguments[2] as NextFunction;
-    next(new WpsAuthError('misconfigured', UNCALLED));
-    return undefined as unknown as RequestHandler;
-  }
+  if (refusedUncalled(arguments, UNCALLED)) return undefined as unknown as RequestHandler;
   const config = resolveConfig(options);
   const log = createLog(config.logger);
   const client = new TokenClient(config);
