@@ -148,16 +148,26 @@ function installOn(proto: object): boolean {
 let lastPrototype: object | null = null;
 
 /**
+ * Every request prototype whose accessor (and its enclosing apps') is in place: with a parent app and a sub-app
+ * taking turns (their prototypes alternate), a lookup here instead of walking the prototype chains again.
+ */
+const readyPrototypes = new WeakSet<object>();
+
+/**
  * Make sure `req.wps` reads the context on this request and on its way through every enclosing app (a sub-app's
  * parents: Express restores their prototypes when the sub-app calls `next()`). Costs one prototype comparison
  * per request once in place.
  */
-export function ensureAccessor(req: Request): boolean {
+function ensureAccessor(req: Request): boolean {
   const proto = Object.getPrototypeOf(req) as object | null;
   if (proto === lastPrototype) return true;
-  if (proto === null || !installOn(proto)) return false;
-  for (let app = (req as { app?: { parent?: unknown } }).app?.parent; isApp(app); app = app.parent) {
-    installOn(app.request);
+  if (proto === null) return false;
+  if (!readyPrototypes.has(proto)) {
+    if (!installOn(proto)) return false;
+    for (let app = (req as { app?: { parent?: unknown } }).app?.parent; isApp(app); app = app.parent) {
+      installOn(app.request);
+    }
+    readyPrototypes.add(proto);
   }
   lastPrototype = proto;
   return true;

@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { WpsAuthError } from '../errors';
 
 /** `true` when a factory was handed to Express uncalled, so Express is now calling it as middleware. */
-export function calledAsMiddleware(args: ArrayLike<unknown>): boolean {
+function calledAsMiddleware(args: ArrayLike<unknown>): boolean {
   const req = args[0] as { method?: unknown; headers?: unknown } | null | undefined;
   return (
     args.length >= 3 &&

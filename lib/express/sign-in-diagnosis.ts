@@ -9,7 +9,7 @@ interface CookieSettings {
 }
 
 /** The host name `redirectUri` points at: cookies are per host name (whatever the port), so that is what counts. */
-export function redirectHostname(config: ResolvedConfig): string {
+function redirectHostname(config: ResolvedConfig): string {
   return new URL(config.redirectUri).hostname;
 }
 

@@ -97,7 +97,7 @@ const PACKED: object = Object.defineProperty({}, 'toJSON', {
 });
 
 /** `data` as a packed record: same keys, serialized as one string. */
-export function packRecord(data: WpsSessionRecord): WpsSessionRecord {
+function packRecord(data: WpsSessionRecord): WpsSessionRecord {
   return Object.assign(Object.create(PACKED) as WpsSessionRecord, data);
 }
 
@@ -110,7 +110,7 @@ function isRecord(value: unknown): value is WpsSessionRecord {
  * A stored record value as an object — parsing the packed string — without changing where it came from; for
  * sessions read straight from the store. `undefined` for anything else (missing, corrupted, written by others).
  */
-export function parseRecord(value: unknown): WpsSessionRecord | undefined {
+function parseRecord(value: unknown): WpsSessionRecord | undefined {
   if (typeof value === 'string') {
     try {
       const parsed: unknown = JSON.parse(value);
