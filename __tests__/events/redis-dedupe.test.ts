@@ -1,4 +1,3 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { redisEventDedupe } from '../../lib';
 import { signWpsEvent } from '../../lib/testing';
@@ -8,6 +7,7 @@ import {
   describeRedis,
   keysUnder,
   removeDir,
+  startInstance,
   startRedisProxy,
   transpileLib,
   uniquePrefix,
@@ -24,37 +24,20 @@ interface EventInstance {
   stop(): Promise<void>;
 }
 
-function startEventInstance(env: Record<string, string>): Promise<EventInstance> {
-  const child: ChildProcess = fork(path.join(__dirname, 'fixtures/events-instance.js'), [], {
-    // The transpiled lib/ lives in a temporary directory: it finds its dependencies through NODE_PATH.
-    env: { ...process.env, NODE_PATH: path.resolve(__dirname, '../../node_modules'), ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+async function startEventInstance(env: Record<string, string>): Promise<EventInstance> {
   const handled: EventInstance['handled'] = [];
-  const logs: string[] = [];
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-  };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      void stop();
-      reject(new Error('the event instance did not start within 10 s'));
-    }, 10_000);
-    child.on('message', (msg: { ready?: number; log?: string; handled?: EventInstance['handled'][number] }) => {
-      if (msg.log !== undefined) logs.push(msg.log);
-      if (msg.handled !== undefined) handled.push(msg.handled);
-      if (msg.ready !== undefined) {
-        clearTimeout(timer);
-        resolve({ url: `http://127.0.0.1:${msg.ready}/wps/events`, handled, logs, stop });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the event instance exited before listening (code ${String(code)})`));
-    });
+  const instance = await startInstance(env, {
+    fixture: path.join(__dirname, 'fixtures/events-instance.js'),
+    onMessage: (msg) => {
+      if (msg.handled !== undefined) handled.push(msg.handled as EventInstance['handled'][number]);
+    },
   });
+  return {
+    url: `http://127.0.0.1:${instance.port}/wps/events`,
+    handled,
+    logs: instance.logs,
+    stop: () => instance.stop(),
+  };
 }
 
 describeRedis('two app instances sharing redisEventDedupe', () => {

@@ -4,11 +4,11 @@ import session, { MemoryStore } from 'express-session';
 import { inspect } from 'node:util';
 import request from 'supertest';
 import { requireWpsToken, wpsAuth, type WpsLogger } from '../../lib';
-import { startFakeWps, type FakeFault, type FakeWps } from '../../lib/testing';
+import { expireAccessToken, startFakeWps, type FakeFault, type FakeWps } from '../../lib/testing';
 import { FAULTS, type FaultCase } from './helpers/faults';
 import { realProcess, watchForCrashes, type CrashWatch } from './helpers/guards';
 import { Haystack, LEAK_WINDOW } from './helpers/secrets';
-import { liveRecord, storedRecord } from '../helpers/stored';
+import { storedRecord } from '../helpers/stored';
 import { note } from '../helpers/notes';
 
 type Agent = ReturnType<typeof request.agent>;
@@ -106,9 +106,7 @@ function bareApp(options: { timeoutMs?: number } = {}) {
     res.json({ wps: storedRecord(req.session) ?? null });
   });
   app.post('/test/expire', (req, res) => {
-    const tokens = liveRecord(req.session)?.tokens;
-    if (tokens) tokens.expiresAt = Date.now() - 1000;
-    res.json({ ok: true });
+    res.json({ ok: expireAccessToken(req) });
   });
   app.get('/api/me', requireWpsToken({ unauthenticated: 'error' }), (_req, res) => {
     res.json({ ok: true });

@@ -110,10 +110,19 @@ export interface Instance {
   stop(): Promise<void>;
 }
 
-/** Fork one app instance with these settings; resolves once it listens. */
-export function startInstance(env: Record<string, string>): Promise<Instance> {
+/** What a forked instance may report over IPC besides its port and its log lines. */
+export type InstanceMessage = { ready?: number; log?: string } & Record<string, unknown>;
+
+/**
+ * Fork one app instance with these settings; resolves once it listens. `fixture`: the app to fork (default
+ * fixtures/instance.js); `onMessage` sees every IPC message it sends.
+ */
+export function startInstance(
+  env: Record<string, string>,
+  options: { fixture?: string; onMessage?: (msg: InstanceMessage) => void } = {},
+): Promise<Instance> {
   const root = path.resolve(__dirname, '../..');
-  const child = fork(path.join(__dirname, 'fixtures/instance.js'), [], {
+  const child = fork(options.fixture ?? path.join(__dirname, 'fixtures/instance.js'), [], {
     env: { ...process.env, NODE_PATH: path.join(root, 'node_modules'), ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -128,7 +137,8 @@ export function startInstance(env: Record<string, string>): Promise<Instance> {
       void stop();
       reject(new Error('the app instance did not start within 10 s'));
     }, 10_000);
-    child.on('message', (msg: { ready?: number; log?: string }) => {
+    child.on('message', (msg: InstanceMessage) => {
+      options.onMessage?.(msg);
       if (msg.log !== undefined) logs.push(msg.log);
       if (msg.ready !== undefined) {
         clearTimeout(timer);
