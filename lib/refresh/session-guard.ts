@@ -4,7 +4,7 @@ import type { ResolvedConfig } from '../config';
 import { pollDelay, POLL_SLACK_MS, type Lease, type LockKeeper } from './refresh-lock';
 import { readStoredTokens, recordOf, writableRecordOf } from '../session/record';
 import { ownSave, shadowSave, type SaveFn } from '../session/save';
-import { canRefresh, isNewer, isTokenRecord } from '../session/token-record';
+import { canRefresh, isFresh, isNewer, isTokenRecord } from '../session/token-record';
 import type { WpsLogger, WpsTokenRecord } from '../types';
 
 /** Instances' clocks and `refreshSkewSeconds` may differ a little: start guarding this much earlier. */
@@ -89,7 +89,7 @@ export class SessionGuard {
 
   private mayBeRefreshing(record: WpsTokenRecord): boolean {
     const now = this.config.clock.now();
-    return canRefresh(record, now) && record.expiresAt - this.config.refreshSkewMs - MARGIN_MS <= now;
+    return canRefresh(record, now) && !isFresh(record, this.config.refreshSkewMs + MARGIN_MS, now);
   }
 
   private adopt(session: StoredSession, stored: WpsTokenRecord): void {
