@@ -67,8 +67,12 @@ describe(`refresh outcomes on the "${WPS_REFRESH_CHANNEL}" diagnostics channel a
     await agent.post('/test/expire').expect(200);
     const cookie = (await agent.get('/test/session')).request.cookies;
     fake.setOptions({ tokenLatencyMs: 400 });
-    const first = agent.get('/protected').expect(200);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const first = agent
+      .get('/protected')
+      .expect(200)
+      .then((r) => r);
+    // Instance A holds the lock and waits for WPS's answer: only then does instance B load the (stale) session.
+    while (fake.tokenRequests('refresh_token').length === 0) await new Promise((resolve) => setImmediate(resolve));
     const second = request(b.app).get('/protected').set('Cookie', cookie).expect(200);
     const [ra, rb] = await Promise.all([first, second]);
     expect(rb.body.token).toBe(ra.body.token);
