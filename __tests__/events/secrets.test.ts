@@ -33,6 +33,7 @@ it('no answer and no log line shows the APPKEY, its MD5, the decrypted data or a
         throw new Error(`failing with ${JSON.stringify(e.data)}`);
       },
       'topic.slow': async (e) => {
+        // Real time: the handler must outlive the ackTimeoutMs timer (100 ms), which no clock of ours moves.
         await wait(150);
         throw new Error(`late failure with ${JSON.stringify(e.data)}`);
       },
