@@ -2,6 +2,7 @@ import Joi from 'joi';
 import { systemClock, type WpsClock } from './clock';
 import { createMemoryRefreshLock } from './refresh/refresh-lock';
 import type { RefreshLock, UnauthenticatedMode, WpsAppClientOptions, WpsAuthOptions, WpsLogger } from './types';
+import { withEnvDefaults } from './env';
 import { silentLogger } from './logger';
 import { deriveTokenKey, MIN_KEY_CHARS } from './session/token-sealer';
 
@@ -200,16 +201,14 @@ export function isOptionsObject(options: unknown): boolean {
  */
 export function resolveAppClientConfig(
   options: WpsAppClientOptions | undefined,
-  env: NodeJS.ProcessEnv = process.env,
+  env?: NodeJS.ProcessEnv,
 ): ResolvedAppClientConfig {
   if (!isOptionsObject(options)) {
     throw new TypeError(
       'express-wps-oauth: createWpsAppClient(options) expects an options object, e.g. createWpsAppClient({ clientId, clientSecret })',
     );
   }
-  const input: Record<string, unknown> = { ...options };
-  if (input.clientId === undefined && env.WPS_CLIENT_ID) input.clientId = env.WPS_CLIENT_ID;
-  if (input.clientSecret === undefined && env.WPS_CLIENT_SECRET) input.clientSecret = env.WPS_CLIENT_SECRET;
+  const input = withEnvDefaults(options, ['clientId', 'clientSecret'], env);
   const v = validate<Filled<Omit<WpsAppClientOptions, 'clock'>> & Pick<WpsAppClientOptions, 'clock'>>(
     appClientSchema,
     input,
@@ -231,19 +230,13 @@ export function resolveAppClientConfig(
  * Validate options once and fill in every default. Throws a `TypeError` that lists every problem by option name;
  * the message never contains an option's value.
  */
-export function resolveConfig(
-  options: WpsAuthOptions | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): ResolvedConfig {
+export function resolveConfig(options: WpsAuthOptions | undefined, env?: NodeJS.ProcessEnv): ResolvedConfig {
   if (!isOptionsObject(options)) {
     throw new TypeError(
       'express-wps-oauth: wpsAuth(options) expects an options object, e.g. wpsAuth({ clientId, clientSecret, redirectUri })',
     );
   }
-  const input: Record<string, unknown> = { ...options };
-  if (input.clientId === undefined && env.WPS_CLIENT_ID) input.clientId = env.WPS_CLIENT_ID;
-  if (input.clientSecret === undefined && env.WPS_CLIENT_SECRET) input.clientSecret = env.WPS_CLIENT_SECRET;
-  if (input.redirectUri === undefined && env.WPS_REDIRECT_URI) input.redirectUri = env.WPS_REDIRECT_URI;
+  const input = withEnvDefaults(options, ['clientId', 'clientSecret', 'redirectUri'], env);
 
   const v = validate<
     Filled<

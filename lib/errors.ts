@@ -1,5 +1,37 @@
 /**
- * Every error code this library produces. Branch on `err.code`, not on `instanceof`: the codes are part of the
+ * The library's one error family. Every error it hands to an app is a {@link WpsError}: a stable `code`, an HTTP
+ * `status` (also as `statusCode`, and `expose`, the conventions of `http-errors`, so Express's default handler
+ * answers with the right status), and never a secret — not the client secret, an authorization code, a ticket or a
+ * token — in `message`, `stack`, `JSON.stringify(err)` or `util.inspect(err)`. Branch on `err.code`; the
+ * subclasses say which part of the library failed.
+ */
+export class WpsError<Code extends string = string> extends Error {
+  /** Stable machine-readable error code: part of the public API, follows semver. */
+  readonly code: Code;
+  /** HTTP status to answer with. */
+  readonly status: number;
+  /** Same as {@link WpsError.status}, for handlers that read `statusCode`. */
+  readonly statusCode: number;
+  /** `true` for 4xx errors: their message is safe and useful to show to the user. */
+  readonly expose: boolean;
+
+  constructor(code: Code, status: number, message: string) {
+    super(message);
+    this.name = 'WpsError';
+    this.code = code;
+    this.status = status;
+    this.statusCode = status;
+    this.expose = status < 500;
+  }
+
+  /** The safe, serialisable view of the error (what `JSON.stringify(err)` gives). */
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, status: this.status, message: this.message };
+  }
+}
+
+/**
+ * Every code a {@link WpsAuthError} carries. Branch on `err.code`, not on `instanceof`: the codes are part of the
  * public API and follow semver.
  */
 export type WpsAuthErrorCode =
@@ -52,26 +84,20 @@ export interface WpsAuthErrorDetails {
 }
 
 /**
- * The one error type this library passes to `next(err)`. It has a stable `code`, an HTTP `status` (also as
- * `statusCode` and `expose`, the conventions of `http-errors`, so Express's default handler answers with the right
- * status), and never contains the client secret, an authorization code or a token — not in `message`, not in
- * `stack`, not through `JSON.stringify` or `util.inspect`.
+ * What `wpsAuth`, `requireWpsToken`, `req.wps` and the token requests of the app client pass to `next(err)` or
+ * reject with: sign-in, refresh and configuration failures.
  *
  * @example
- * app.use((err, req, res, next) => {
+ * import type { ErrorRequestHandler } from 'express';
+ * import { WpsError } from 'express-wps-oauth';
+ *
+ * const onError: ErrorRequestHandler = (err, _req, res, next) => {
+ *   if (!(err instanceof WpsError)) return next(err);
  *   if (err.code === 'login_required') return res.status(401).json({ error: err.code });
- *   next(err);
- * });
+ *   res.status(err.status).json({ error: err.code });
+ * };
  */
-export class WpsAuthError extends Error {
-  /** Stable machine-readable error code. */
-  readonly code: WpsAuthErrorCode;
-  /** HTTP status to answer with. */
-  readonly status: number;
-  /** Same as {@link WpsAuthError.status}, for handlers that read `statusCode`. */
-  readonly statusCode: number;
-  /** `true` for 4xx errors: their message is safe and useful to show to the user. */
-  readonly expose: boolean;
+export class WpsAuthError extends WpsError<WpsAuthErrorCode> {
   /** See {@link WpsAuthErrorDetails.wpsCode}. */
   readonly wpsCode?: number;
   /** See {@link WpsAuthErrorDetails.wpsMsg}. */
@@ -84,12 +110,8 @@ export class WpsAuthError extends Error {
   readonly reason?: WpsStateMismatchReason;
 
   constructor(code: WpsAuthErrorCode, message: string, details: WpsAuthErrorDetails = {}) {
-    super(message);
+    super(code, ERROR_STATUS[code], message);
     this.name = 'WpsAuthError';
-    this.code = code;
-    this.status = ERROR_STATUS[code];
-    this.statusCode = this.status;
-    this.expose = this.status < 500;
     if (details.wpsCode !== undefined) this.wpsCode = details.wpsCode;
     if (details.wpsMsg !== undefined) this.wpsMsg = details.wpsMsg;
     if (details.error !== undefined) this.error = details.error;
@@ -97,19 +119,129 @@ export class WpsAuthError extends Error {
     if (details.reason !== undefined) this.reason = details.reason;
   }
 
-  /** The safe, serialisable view of the error (what `JSON.stringify(err)` gives). */
-  toJSON(): Record<string, unknown> {
+  override toJSON(): Record<string, unknown> {
     return {
-      name: this.name,
-      code: this.code,
-      status: this.status,
-      message: this.message,
+      ...super.toJSON(),
       ...(this.wpsCode !== undefined && { wpsCode: this.wpsCode }),
       ...(this.wpsMsg !== undefined && { wpsMsg: this.wpsMsg }),
       ...(this.error !== undefined && { error: this.error }),
       ...(this.errorDescription !== undefined && { errorDescription: this.errorDescription }),
       ...(this.reason !== undefined && { reason: this.reason }),
     };
+  }
+}
+
+/**
+ * Why a call through `req.wps.api` (or a `createWpsAppClient().api`) failed. Branch on `err.code`.
+ * - `'wps_api_error'`: WPS answered with a failure — a non-2xx status, or a `{ code, msg }` envelope whose `code`
+ *   is not 0 (`wpsStatus`, `wpsCode` and `wpsMsg` say which).
+ * - `'wps_timeout'`: WPS did not answer within `timeoutMs`.
+ * - `'wps_unavailable'`: WPS could not be reached, or answered with something unusable (a body over
+ *   `maxResponseBytes`, or a malformed answer).
+ */
+export type WpsApiErrorCode = 'wps_api_error' | 'wps_timeout' | 'wps_unavailable';
+
+/** The HTTP status to answer with for each {@link WpsApiErrorCode}: WPS failed us, so a gateway error. */
+const API_ERROR_STATUS: Readonly<Record<WpsApiErrorCode, number>> = Object.freeze({
+  wps_api_error: 502,
+  wps_unavailable: 502,
+  wps_timeout: 504,
+});
+
+/** What a {@link WpsApiError} says about the failed call; never a token, a header or a request body. */
+export interface WpsApiErrorDetails {
+  /** HTTP method, upper case. */
+  method: string;
+  /** Path of the request, without the query string (which may carry the app's data). */
+  path: string;
+  /** The HTTP status WPS answered with; absent when it did not answer. */
+  wpsStatus?: number;
+  /** The non-zero `code` of WPS's envelope, when there was one. */
+  wpsCode?: number;
+  /** The `msg` of WPS's envelope, when there was one. */
+  wpsMsg?: string;
+}
+
+/**
+ * The error every failed call through `req.wps.api` rejects with (besides the `WpsAuthError` of
+ * `getAccessToken()`, e.g. `login_required`). It never holds the access token, the `Authorization` header or the
+ * axios request. Its `status` is 502 (`wps_api_error`, `wps_unavailable`) or 504 (`wps_timeout`) — WPS failed, not
+ * the browser; WPS's own status is {@link WpsApiError.wpsStatus}.
+ *
+ * @example
+ * import type { Request } from 'express';
+ * import { WpsApiError } from 'express-wps-oauth';
+ *
+ * async function scopeGranted(req: Request): Promise<boolean> {
+ *   try {
+ *     await req.wps.api.get('/v7/users/current');
+ *     return true;
+ *   } catch (err) {
+ *     if (err instanceof WpsApiError && err.wpsCode === 40000005) return false;
+ *     throw err;
+ *   }
+ * }
+ */
+export class WpsApiError extends WpsError<WpsApiErrorCode> {
+  /** See {@link WpsApiErrorDetails.wpsStatus}. */
+  readonly wpsStatus?: number;
+  /** See {@link WpsApiErrorDetails.wpsCode}. */
+  readonly wpsCode?: number;
+  /** See {@link WpsApiErrorDetails.wpsMsg}. */
+  readonly wpsMsg?: string;
+  /** See {@link WpsApiErrorDetails.method}. */
+  readonly method: string;
+  /** See {@link WpsApiErrorDetails.path}. */
+  readonly path: string;
+
+  constructor(code: WpsApiErrorCode, message: string, details: WpsApiErrorDetails) {
+    super(code, API_ERROR_STATUS[code], message);
+    this.name = 'WpsApiError';
+    this.method = details.method;
+    this.path = details.path;
+    if (details.wpsStatus !== undefined) this.wpsStatus = details.wpsStatus;
+    if (details.wpsCode !== undefined) this.wpsCode = details.wpsCode;
+    if (details.wpsMsg !== undefined) this.wpsMsg = details.wpsMsg;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      method: this.method,
+      path: this.path,
+      status: this.status,
+      ...(this.wpsStatus !== undefined && { wpsStatus: this.wpsStatus }),
+      ...(this.wpsCode !== undefined && { wpsCode: this.wpsCode }),
+      ...(this.wpsMsg !== undefined && { wpsMsg: this.wpsMsg }),
+    };
+  }
+}
+
+/**
+ * Why a pushed event was refused, as `verifyWpsEvent` throws it and `wpsEvents` answers it:
+ * - `'invalid_signature'` (401): the signature is not this app's (wrong APPID or APPKEY, or a forgery);
+ * - `'stale_event'` (401): its `time` is further than `maxAgeSeconds` from now (a replay, or a wrong clock);
+ * - `'invalid_event'` (400): not an event at all — not JSON, a field missing or malformed, data that does not
+ *   decrypt.
+ */
+export type WpsEventErrorCode = 'invalid_signature' | 'stale_event' | 'invalid_event';
+
+const EVENT_ERROR_STATUS: Readonly<Record<WpsEventErrorCode, number>> = Object.freeze({
+  invalid_signature: 401,
+  stale_event: 401,
+  invalid_event: 400,
+});
+
+/**
+ * A pushed event that was refused before any handler ran. Its message says why in a few words (never the APPKEY,
+ * the signature or the event's data).
+ */
+export class WpsEventError extends WpsError<WpsEventErrorCode> {
+  constructor(code: WpsEventErrorCode, message: string) {
+    super(code, EVENT_ERROR_STATUS[code], message);
+    this.name = 'WpsEventError';
   }
 }
 
@@ -136,4 +268,22 @@ export function cleanExternalText(value: unknown, max = 200, secrets: readonly s
   // eslint-disable-next-line no-control-regex
   text = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
   return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/**
+ * Thrown by a helper whose shared service (Redis) cannot be used right now, with a message safe to log: no key
+ * (a session id), no URL, no credential. Each helper throws its own subclass.
+ */
+export class ServiceUnavailableError extends Error {}
+
+/**
+ * A failure as a log line may show it: the message of a {@link ServiceUnavailableError} (safe by construction),
+ * else only the error's name and its `code` (such as `ECONNREFUSED`) — other messages may quote a request, a key
+ * or a URL.
+ */
+export function reasonOf(err: unknown): string {
+  if (err instanceof ServiceUnavailableError) return err.message;
+  const name = err instanceof Error ? err.name : typeof err;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,39}$/.test(code) ? `${name} ${code}` : name;
 }

@@ -2,19 +2,29 @@ import './types';
 
 export { wpsAuth } from './express/wps-auth';
 export { requireWpsToken } from './express/require-token';
-export { WpsAuthError, type WpsAuthErrorCode, type WpsAuthErrorDetails, type WpsStateMismatchReason } from './errors';
+export {
+  WpsError,
+  WpsAuthError,
+  WpsApiError,
+  WpsEventError,
+  type WpsAuthErrorCode,
+  type WpsAuthErrorDetails,
+  type WpsStateMismatchReason,
+  type WpsApiErrorCode,
+  type WpsApiErrorDetails,
+  type WpsEventErrorCode,
+} from './errors';
 export {
   createMemoryRefreshLock,
   RefreshLockUnavailableError,
   type MemoryRefreshLockOptions,
 } from './refresh/refresh-lock';
 export { redisRefreshLock, type RedisLockClient, type RedisRefreshLockOptions } from './refresh/redis-lock';
-export { WpsApiError, type WpsApiErrorCode, type WpsApiErrorDetails } from './wps/api-error';
 export { createWpsAppClient } from './wps/app-client';
 export { systemClock, type WpsClock } from './clock';
 export { WPS_REFRESH_CHANNEL, type WpsRefreshOutcome, type WpsRefreshReport } from './refresh/refresh-report';
 export { wpsEvents } from './events/wps-events';
-export { redisEventDedupe, type RedisEventDedupeOptions } from './events/dedupe';
+export { redisEventDedupe, type RedisEventDedupeOptions } from './events/redis-dedupe';
 export type {
   WpsEvent,
   WpsEventDedupe,

@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { systemClock, type WpsClock } from '../clock';
 import { clientId, clientSecret, isOptionsObject, validate } from '../config';
+import { withEnvDefaults } from '../env';
 import { silentLogger } from '../logger';
 import type { WpsLogger } from '../types';
 import type { WpsEvent, WpsEventDedupe, WpsEventHandler } from './types';
@@ -100,15 +101,13 @@ interface Validated {
  * Validate `wpsEvents` options once and fill in every default. Throws a `TypeError` that lists every problem by
  * option name; the message never contains an option's value.
  */
-export function resolveEventsConfig(options: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedEventsConfig {
+export function resolveEventsConfig(options: unknown, env?: NodeJS.ProcessEnv): ResolvedEventsConfig {
   if (!isOptionsObject(options)) {
     throw new TypeError(
       "express-wps-oauth: wpsEvents(options) expects an options object, e.g. wpsEvents({ on: { 'kso.app_chat.message': handler } })",
     );
   }
-  const input: Record<string, unknown> = { ...(options as Record<string, unknown> | undefined) };
-  if (input.clientId === undefined && env.WPS_CLIENT_ID) input.clientId = env.WPS_CLIENT_ID;
-  if (input.clientSecret === undefined && env.WPS_CLIENT_SECRET) input.clientSecret = env.WPS_CLIENT_SECRET;
+  const input = withEnvDefaults(options as object | undefined, ['clientId', 'clientSecret'], env);
   const v = validate<Validated>(schema, input, 'wpsEvents');
   return {
     clientId: v.clientId,

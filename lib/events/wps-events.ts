@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { cleanExternalText } from '../errors';
-import { refusedUncalled } from '../express/misuse';
+import { refusedUncalled } from '../uncalled';
 import { createLog } from '../logger';
 import { readEventBody } from './body';
 import { resolveEventsConfig, type AnyEventHandler } from './config';
-import { reasonOf } from '../redis-client';
+import { reasonOf } from '../errors';
 import { createMemoryEventDedupe, DedupeKeeper, MEMORY_DEDUPE_MAX_EVENTS } from './dedupe';
 import type { WpsEvent, WpsEventMap, WpsEventsOptions } from './types';
 import { EventVerifier, parseEnvelope, type SignedEnvelope } from './verify';

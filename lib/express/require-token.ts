@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { contextOf } from './context';
 import { WpsAuthError } from '../errors';
-import { refusedUncalled } from './misuse';
+import { refusedUncalled } from '../uncalled';
 import { recordOf } from '../session/record';
 import { isFresh, isTokenRecord } from '../session/token-record';
 import type { RequireWpsTokenOptions, UnauthenticatedMode } from '../types';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { RefreshLockUnavailableError } from './refresh-lock';
-import { ownedKeys, type RedisLockClient } from '../redis-client';
+import { ownedKeys, type RedisLockClient } from '../redis/client';
 import type { RefreshLock } from '../types';
 
-export type { RedisLockClient } from '../redis-client';
+export type { RedisLockClient } from '../redis/client';
 
 /** Options of {@link redisRefreshLock}. */
 export interface RedisRefreshLockOptions {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type WpsClock } from '../clock';
-import { Outage, RedisUnavailableError } from '../redis-client';
+import { ServiceUnavailableError } from '../errors';
+import { Outage } from '../outage';
 import type { RefreshLock, WpsLogger } from '../types';
 
 /** Options of {@link createMemoryRefreshLock}. */
@@ -46,7 +47,7 @@ export interface Lease {
  * Thrown by a {@link RefreshLock} whose service is unavailable, with a message safe to log: no key (a session id),
  * no URL, no credential. Of any other error, only the name and the `code` (such as `ECONNREFUSED`) are logged.
  */
-export class RefreshLockUnavailableError extends RedisUnavailableError {
+export class RefreshLockUnavailableError extends ServiceUnavailableError {
   /** Always `'RefreshLockUnavailableError'`. */
   override readonly name = 'RefreshLockUnavailableError';
 }

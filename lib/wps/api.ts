@@ -6,7 +6,7 @@ import axios, {
   type AxiosResponse,
   type InternalAxiosRequestConfig,
 } from 'axios';
-import { WpsApiError } from './api-error';
+import { WpsApiError } from '../errors';
 import type { ResolvedConfig } from '../config';
 import { cleanExternalText } from '../errors';
 import { signKso1, type KsoCredentials } from './signing';

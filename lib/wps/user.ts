@@ -1,7 +1,7 @@
 import type { AxiosInstance } from 'axios';
 import type { Request } from 'express';
 import { apiSettingsOf, createApi, fixedToken } from './api';
-import { WpsApiError } from './api-error';
+import { WpsApiError } from '../errors';
 import type { ResolvedConfig } from '../config';
 import { cleanExternalText, WpsAuthError } from '../errors';
 import type { WpsLogger, WpsTokenRecord, WpsUser } from '../types';

@@ -1,5 +1,4 @@
-import type { NextFunction, Request, Response } from 'express';
-import { WpsAuthError } from '../errors';
+import { WpsAuthError } from './errors';
 
 /** `true` when a factory was handed to Express uncalled, so Express is now calling it as middleware. */
 function calledAsMiddleware(args: ArrayLike<unknown>): boolean {
@@ -20,15 +19,6 @@ function calledAsMiddleware(args: ArrayLike<unknown>): boolean {
  */
 export function refusedUncalled(args: ArrayLike<unknown>, message: string): boolean {
   if (!calledAsMiddleware(args)) return false;
-  (args[2] as NextFunction)(new WpsAuthError('misconfigured', message));
+  (args[2] as (err: unknown) => void)(new WpsAuthError('misconfigured', message));
   return true;
-}
-
-/** Run an async handler so that a rejection reaches `next(err)` (Express 4 does not catch rejected promises). */
-export function handleAsync(
-  fn: (req: Request, res: Response) => Promise<void>,
-): (req: Request, res: Response, next: NextFunction) => void {
-  return (req, res, next) => {
-    fn(req, res).catch(next);
-  };
 }

@@ -1,4 +1,4 @@
-import type { WpsLogger } from './types';
+import { ServiceUnavailableError } from '../errors';
 
 /**
  * The part of a `redis` v5 client (`createClient()` or `createCluster()`, any modules or RESP version) that
@@ -21,7 +21,7 @@ export interface RedisLockClient {
  * Thrown when a Redis-backed helper cannot use Redis right now, with a message safe to log: no key, no URL, no
  * credential. Internal: each helper's own subclass is what callers see.
  */
-export class RedisUnavailableError extends Error {}
+export class RedisUnavailableError extends ServiceUnavailableError {}
 
 // Delete the key only if this owner still holds it: after a TTL expiry somebody else may hold it now.
 const RELEASE_SCRIPT =
@@ -43,7 +43,7 @@ export interface RedisHelper {
   what: string;
   prefix: unknown;
   commandTimeoutMs: unknown;
-  unavailable: new (message: string) => RedisUnavailableError;
+  unavailable: new (message: string) => ServiceUnavailableError;
 }
 
 /** Validate a Redis helper's client and options (throwing `TypeError`s that name the factory) and wrap the client. */
@@ -104,40 +104,4 @@ export function ownedKeys(client: RedisLockClient, helper: RedisHelper, defaultP
       await bounded(() => client.eval(RELEASE_SCRIPT, { keys: [prefix + key], arguments: [owner] }), 'release');
     },
   };
-}
-
-/** A failure as a log line may show it: a {@link RedisUnavailableError}'s message, else the name and `code`. */
-export function reasonOf(err: unknown): string {
-  if (err instanceof RedisUnavailableError) return err.message;
-  const name = err instanceof Error ? err.name : typeof err;
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,39}$/.test(code) ? `${name} ${code}` : name;
-}
-
-/**
- * The state of a shared service (the refresh lock, the event dedupe) seen from this process: an outage is logged
- * once when it starts and once when it ends, never per request. Internal.
- */
-export class Outage {
-  private down = false;
-
-  constructor(
-    private readonly log: WpsLogger,
-    private readonly downMessage: string,
-    private readonly upMessage: string,
-  ) {}
-
-  /** The service answered. */
-  up(): void {
-    if (!this.down) return;
-    this.down = false;
-    this.log.info(this.upMessage);
-  }
-
-  /** The service failed with `err`. */
-  failed(err: unknown): void {
-    if (this.down) return;
-    this.down = true;
-    this.log.error(this.downMessage, { reason: reasonOf(err) });
-  }
 }
