@@ -207,11 +207,17 @@ describe('failures', () => {
     const { id, tokens } = await sessionInfo(agent);
     for (let i = 0; i < 2; i++) {
       await agent.post('/test/expire').expect(200);
-      await agent.get('/protected').expect(200);
+      // No refresh without the lock: a 503 to retry, the tokens kept.
+      expect((await agent.get('/protected').expect(503)).body.code).toBe('store_unavailable');
     }
-    const errors = t.logger.lines.filter((l) => l.startsWith('error '));
-    expect(errors).toEqual([expect.stringMatching(/^error express-wps-oauth: refresh lock unavailable; /)]);
-    expect(t.logger.lines.filter((l) => l.includes('"outcome":"refreshed"'))).toHaveLength(2);
+    const outage = t.logger.lines.filter((l) => l.includes('refresh lock unavailable'));
+    expect(outage).toEqual([expect.stringMatching(/^error express-wps-oauth: refresh lock unavailable; /)]);
+    expect(t.logger.lines.filter((l) => l.includes('"outcome":"failed"'))).toEqual([
+      expect.stringMatching(
+        /^error express-wps-oauth: refresh: the refresh lock or the session store is unavailable, /,
+      ),
+      expect.stringMatching(/"code":"store_unavailable"/),
+    ]);
     expectNoSecret([...t.logger.lines, ...traced], secretsOf([id, tokens?.accessToken, lockPassword], 6));
   });
 });

@@ -408,7 +408,7 @@ describe('req.wps', () => {
     expect((await request(a).get('/without/protected').expect(500)).body).toEqual({ code: 'misconfigured' });
   });
 
-  it("adds no key a view or a loop would see to res.locals or the request, and nothing to Node's IncomingMessage", async () => {
+  it("is one plain own property of the request: nothing in res.locals, on Express's or Node's prototypes", async () => {
     t = createTestApp(
       fake,
       {},
@@ -423,6 +423,7 @@ describe('req.wps', () => {
               forIn,
               own: Object.keys(req).includes('wps'),
               has: req.wps !== undefined,
+              onPrototypes: Object.getPrototypeOf(req) !== null && 'wps' in Object.getPrototypeOf(req),
             });
           }),
       },
@@ -431,8 +432,9 @@ describe('req.wps', () => {
       json: '{}',
       keys: [],
       forIn: [],
-      own: false,
+      own: true,
       has: true,
+      onPrototypes: false,
     });
     expect(Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'wps')).toBeUndefined();
   });

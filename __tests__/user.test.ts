@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { WpsApiError, type WpsAuthOptions, type WpsLoginInfo } from '../lib';
 import { resolveConfig } from '../lib/config';
-import { toWpsUser } from '../lib/wps/user';
+import { toWpsUser } from '../lib/wps-user';
 import { startFakeWps, type FakeWps } from '../lib/testing';
 import { createApiTestApp } from './helpers/api-app';
 import { authorize, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, signIn, type TestApp } from './helpers/app';

@@ -1,10 +1,8 @@
 import Joi from 'joi';
 import { systemClock, type WpsClock } from './clock';
-import { createMemoryRefreshLock } from './refresh/refresh-lock';
 import type { RefreshLock, UnauthenticatedMode, WpsAppClientOptions, WpsAuthOptions, WpsLogger } from './types';
 import { withEnvDefaults } from './env';
 import { silentLogger } from './logger';
-import { deriveTokenKey, MIN_KEY_CHARS } from './session/token-sealer';
 
 /** Everything `wpsAuth` needs, resolved once at factory time. Internal. */
 export interface ResolvedConfig {
@@ -29,7 +27,8 @@ export interface ResolvedConfig {
   stateTtlMs: number;
   /** How long a refresh lock is held at most, should its holder die. */
   lockTtlMs: number;
-  refreshLock: RefreshLock;
+  /** `undefined`: the in-process default (the refresher creates it). */
+  refreshLock: RefreshLock | undefined;
   logger: WpsLogger;
   /** Fetch `/v7/users/current` after the code exchange. */
   fetchUser: boolean;
@@ -38,10 +37,12 @@ export interface ResolvedConfig {
   afterLogin: WpsAuthOptions['afterLogin'];
   /** Where time comes from: token expiry, state age, lock TTLs. */
   clock: WpsClock;
-  /** The AES-256 keys for tokens at rest, derived: the first seals, all open. `undefined`: stored in the clear. */
-  tokenKeys: Buffer[] | undefined;
+  /** The `tokenEncryptionKey` entries, validated: the first seals, all open. `undefined`: stored in the clear. */
+  tokenKeys: Array<string | Buffer> | undefined;
 }
 
+/** The shortest string accepted as an encryption key: it is stretched, not a password, so it must be random. */
+const MIN_KEY_CHARS = 32;
 const SCOPE_NAME = /^[A-Za-z0-9_.:-]+$/;
 const routePath = Joi.alternatives(Joi.string().pattern(/^\/[^?#\s]*$/), Joi.boolean().valid(false)).messages({
   'alternatives.types': '{{#label}} must be a path starting with "/", or false',
@@ -271,7 +272,7 @@ export function resolveConfig(options: WpsAuthOptions | undefined, env?: NodeJS.
     maxPendingLogins: v.maxPendingLogins,
     stateTtlMs: 10 * 60 * 1000,
     lockTtlMs: v.timeoutMs + 5000,
-    refreshLock: v.refreshLock ?? createMemoryRefreshLock({ clock: v.clock }),
+    refreshLock: v.refreshLock,
     logger: v.logger ?? silentLogger,
     fetchUser: v.fetchUser ?? scopes.includes('kso.user_base.read'),
     signRequests: v.signRequests,
@@ -279,7 +280,9 @@ export function resolveConfig(options: WpsAuthOptions | undefined, env?: NodeJS.
     tokenKeys:
       v.tokenEncryptionKey === undefined
         ? undefined
-        : (Array.isArray(v.tokenEncryptionKey) ? v.tokenEncryptionKey : [v.tokenEncryptionKey]).map(deriveTokenKey),
+        : Array.isArray(v.tokenEncryptionKey)
+          ? v.tokenEncryptionKey
+          : [v.tokenEncryptionKey],
     clock: v.clock ?? systemClock,
   };
 }

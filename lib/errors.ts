@@ -43,6 +43,7 @@ export type WpsAuthErrorCode =
   | 'wps_timeout'
   | 'login_required'
   | 'login_refused'
+  | 'store_unavailable'
   | 'misconfigured';
 
 /** The HTTP status that goes with each {@link WpsAuthErrorCode}. */
@@ -55,6 +56,7 @@ export const ERROR_STATUS: Readonly<Record<WpsAuthErrorCode, number>> = Object.f
   wps_timeout: 504,
   login_required: 401,
   login_refused: 403,
+  store_unavailable: 503,
   misconfigured: 500,
 });
 

@@ -1,9 +1,21 @@
 import express, { type ErrorRequestHandler } from 'express';
 import session, { MemoryStore, type Store } from 'express-session';
 import request from 'supertest';
-import { requireWpsToken, wpsAuth, type WpsAuthOptions, type WpsLogger } from '../../lib';
+import { requireWpsToken, wpsAuth, type WpsAuthOptions, type WpsLogger, type WpsTokenRecord } from '../../lib';
 import type { FakeWps } from '../../lib/testing';
-import { liveRecord, RECORD_KEY, storedRecord } from './stored';
+import { setStoredTokens, storedTokensOf } from '../../lib/session/record';
+import { codecOfStore } from '../../lib/session/token-codec';
+import { RECORD_KEY, storedRecord } from './stored';
+
+/** The session's tokens opened as the library opens them (sealed ones with the key its wpsAuth() uses). */
+export function openTokens(req: express.Request): WpsTokenRecord | undefined {
+  return codecOfStore(req.sessionStore).open(storedTokensOf(req.session), req.sessionID);
+}
+
+/** Store `tokens` in the session as the library would (sealed when its wpsAuth() seals). */
+export function writeTokens(req: express.Request, tokens: WpsTokenRecord): void {
+  setStoredTokens(req.session, codecOfStore(req.sessionStore).close(tokens, req.sessionID));
+}
 
 export const CLIENT_ID = 'test-client-id';
 export const CLIENT_SECRET = 'test-client-secret-DO-NOT-LEAK-5f1c';
@@ -76,8 +88,10 @@ export function createTestApp<S extends Store = MemoryStore>(
     res.json({ token: req.wps.accessToken });
   });
   app.get('/test/session', (req, res) => {
-    // The library's private record, decoded independently (tests/helpers/stored.ts), as `wps` in the answer.
-    res.json({ id: req.sessionID, wps: storedRecord(req.session) ?? null });
+    // The library's private record (tests/helpers/stored.ts), as `wps` in the answer, its tokens opened.
+    const record = storedRecord(req.session);
+    const tokens = openTokens(req);
+    res.json({ id: req.sessionID, wps: record === undefined ? null : { ...record, ...(tokens && { tokens }) } });
   });
   app.post('/test/refresh', (req, res, next) => {
     const before = req.wps.expiresAt?.getTime() ?? null;
@@ -88,9 +102,9 @@ export function createTestApp<S extends Store = MemoryStore>(
   });
   /** Make the session's access token expire `in` ms from now (negative: already expired). */
   app.post('/test/expire', (req, res) => {
-    const tokens = liveRecord(req.session)?.tokens;
-    if (tokens) tokens.expiresAt = Date.now() + Number(req.query.in ?? -1000);
-    res.json({ expiresAt: tokens?.expiresAt ?? null });
+    const tokens = openTokens(req);
+    if (tokens) writeTokens(req, { ...tokens, expiresAt: Date.now() + Number(req.query.in ?? -1000) });
+    res.json({ expiresAt: openTokens(req)?.expiresAt ?? null });
   });
   /** Put a value no sane code would write into the session, as a corrupted or foreign store entry would. */
   app.post('/test/corrupt', (req, res) => {

@@ -11,16 +11,16 @@ export interface StoredRecord {
   user?: WpsUser;
 }
 
-/** The record as a plain object, from its stored form: one JSON string (JSON-based stores) or an object. */
+/** A copy of the record, from its stored form: a plain object under the record key. */
 export function decodeRecord(value: unknown): StoredRecord | undefined {
-  if (typeof value === 'string') return JSON.parse(value) as StoredRecord;
-  return typeof value === 'object' && value !== null ? { ...(value as StoredRecord) } : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? { ...(value as StoredRecord) }
+    : undefined;
 }
 
 /**
- * The record of a session exactly as a store hands it back (JSON-based stores keep it as one JSON string, the
- * packed form of lib/session/record.ts; others as an object), or of a live `req.session`. Decoded here,
- * independently of the library.
+ * The record of a session exactly as a store hands it back, or of a live `req.session`. Read here, independently of
+ * the library.
  */
 export function storedRecord(session: unknown): StoredRecord | undefined {
   return decodeRecord((session as Record<string, unknown> | null | undefined)?.[RECORD_KEY]);
@@ -28,16 +28,16 @@ export function storedRecord(session: unknown): StoredRecord | undefined {
 
 /**
  * The live record object of a request's session (what the library reads and writes during this request), to
- * change it in place as a test needs; `undefined` while it is still in its stored form.
+ * change it in place as a test needs.
  */
 export function liveRecord(session: object): StoredRecord | undefined {
   const value = (session as Record<string, unknown>)[RECORD_KEY];
   return typeof value === 'object' && value !== null ? value : undefined;
 }
 
-/** `session` with its record replaced, packed as the library would store it. */
+/** `session` with its record replaced, in the form the library stores it. */
 export function withStoredRecord<T extends object>(session: T, record: StoredRecord): T {
-  return { ...session, [RECORD_KEY]: JSON.stringify(record) };
+  return { ...session, [RECORD_KEY]: record };
 }
 
 /** A MemoryStore's entries: session id → the JSON string it keeps. */

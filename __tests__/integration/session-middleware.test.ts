@@ -78,7 +78,7 @@ describe('the stored record is private, and req.wps tells the truth', () => {
             req.session.regenerate((err) => (err ? next(err) : res.json(view(req))));
           });
           app.get('/view/json', (req, res) => {
-            // What an app that dumps its session would send: the record only in its opaque stored form.
+            // What an app that dumps its session would send: the record under its own key, no req.session.wps.
             const dumped = JSON.parse(JSON.stringify(req.session)) as Record<string, unknown>;
             res.json({ keys: Object.keys(dumped).sort(), recordType: typeof dumped.wpsAuth });
           });
@@ -96,7 +96,7 @@ describe('the stored record is private, and req.wps tells the truth', () => {
     expect((await agent.get('/view/reload').expect(200)).body).toEqual(before);
     expect((await agent.get('/view/json').expect(200)).body).toEqual({
       keys: ['cookie', 'wpsAuth'],
-      recordType: 'string',
+      recordType: 'object',
     });
     expect((await agent.get('/view/regenerate').expect(200)).body).toEqual({
       wpsKey: false,

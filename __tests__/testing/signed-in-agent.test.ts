@@ -171,10 +171,10 @@ describe('expireAgentAccessToken', () => {
     const { id } = await sessionOf(agent);
 
     await expireAgentAccessToken(agent);
-    // Written back in the stored form: one JSON string, the tokens still sealed when a key is set.
+    // Written back in the stored form: the record an object, the tokens still sealed when a key is set.
     const stored = storedValue(t, id);
-    expect(typeof stored).toBe('string');
-    const rawTokens = (JSON.parse(stored as string) as { tokens: unknown }).tokens;
+    expect(typeof stored).toBe('object');
+    const rawTokens = (stored as { tokens: unknown }).tokens;
     expect(typeof rawTokens).toBe('tokenEncryptionKey' in options ? 'string' : 'object');
     expect((await sessionOf(agent)).wps?.tokens.expiresAt).toBe(0);
     expect(fake.tokenRequests('refresh_token')).toHaveLength(0);

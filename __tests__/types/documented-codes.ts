@@ -12,6 +12,7 @@ export const DOCUMENTED_ERROR_CODES = [
   'wps_timeout',
   'login_required',
   'login_refused',
+  'store_unavailable',
   'misconfigured',
 ] as const;
 

@@ -2,16 +2,11 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { contextOf } from './context';
 import { WpsAuthError } from '../errors';
 import { refusedUncalled } from '../uncalled';
-import { recordOf } from '../session/record';
-import { isFresh, isTokenRecord } from '../session/token-record';
+import { isFresh } from '../token-set';
+import { noWpsAuthFor } from './mount';
 import type { RequireWpsTokenOptions, UnauthenticatedMode } from '../types';
 
 const MODES: readonly UnauthenticatedMode[] = ['auto', 'redirect', 'error'];
-
-const NO_WPS_AUTH =
-  'express-wps-oauth: requireWpsToken() found no req.wps: wpsAuth() did not see this request. Mount ' +
-  'wpsAuth({ ... }) before every route that uses requireWpsToken(), in the same app or an enclosing one: ' +
-  'app.use(wpsAuth({ ... })); app.get(path, requireWpsToken(), handler)';
 
 const UNCALLED =
   'express-wps-oauth: it appears you have done something like `app.get(path, requireWpsToken, handler)`, ' +
@@ -54,14 +49,14 @@ export function requireWpsToken(options?: RequireWpsTokenOptions): RequestHandle
   }
 
   return function requireWpsTokenMiddleware(req: Request, res: Response, next: NextFunction): void {
-    const ctx = contextOf(req, res);
+    const ctx = contextOf(req);
     if (ctx === undefined) {
-      next(new WpsAuthError('misconfigured', NO_WPS_AUTH));
+      next(noWpsAuthFor(req.app, req.originalUrl.split('?')[0] ?? '/'));
       return;
     }
     const { config } = ctx.runtime;
-    const tokens = recordOf(req.session)?.tokens;
-    if (isTokenRecord(tokens) && isFresh(tokens, config.refreshSkewMs, config.clock.now())) {
+    const tokens = ctx.tokens();
+    if (tokens !== undefined && isFresh(tokens, config.refreshSkewMs, config.clock.now())) {
       ctx.accessToken = tokens.accessToken;
       next();
       return;

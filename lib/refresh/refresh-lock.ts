@@ -36,12 +36,14 @@ export function createMemoryRefreshLock(options: MemoryRefreshLockOptions = {}):
   };
 }
 
-/** A held refresh lock. `local`: taken from the in-process fallback because the configured lock was down. */
+/** A held refresh lock. */
 export interface Lease {
   key: string;
   owner: string;
-  local: boolean;
 }
+
+/** What one try to take a lock found: taken, held by somebody else, or the lock service unavailable. */
+export type LockAttempt = { kind: 'taken'; lease: Lease } | { kind: 'held' } | { kind: 'unavailable' };
 
 /**
  * Thrown by a {@link RefreshLock} whose service is unavailable, with a message safe to log: no key (a session id),
@@ -53,46 +55,42 @@ export class RefreshLockUnavailableError extends ServiceUnavailableError {
 }
 
 /**
- * The configured {@link RefreshLock} as the refresher and the session guard use it. When the lock service fails,
- * locks come from an in-process fallback instead: this process stays serialized, which beats refusing service.
- * The outage is logged once when it starts and once when it ends, never per request. Internal.
+ * The configured {@link RefreshLock} as the refresher and the session guard use it, never rejecting: a failing lock
+ * service makes an attempt `'unavailable'` (callers then refresh nothing — another instance may be rotating the
+ * same refresh token), and the outage is logged once when it starts and once when it ends, never per request.
+ * Internal.
  */
 export class LockKeeper {
   private readonly outage: Outage;
-  private readonly fallback: RefreshLock;
 
   constructor(
     private readonly lock: RefreshLock,
     private readonly ttlMs: number,
-    private readonly log: WpsLogger,
-    clock: WpsClock,
+    log: WpsLogger,
   ) {
-    this.fallback = createMemoryRefreshLock({ clock });
     this.outage = new Outage(
       log,
-      'refresh lock unavailable; serializing refreshes within this process only until it is back ' +
-        '(instances sharing sessions may race meanwhile)',
-      'refresh lock available again; serializing refreshes across instances',
+      'refresh lock unavailable; no refresh until it is back (another instance may be rotating the same refresh ' +
+        'token): newer stored tokens are adopted, still-valid access tokens served, other requests answered 503',
+      'refresh lock available again; refreshing across instances',
     );
   }
 
-  /** Take the lock for `key` without waiting; `null` when somebody else holds it. Never rejects. */
-  async tryAcquire(key: string): Promise<Lease | null> {
+  /** Try once to take the lock for `key`, without waiting. */
+  async tryAcquire(key: string): Promise<LockAttempt> {
     let owner: string | null;
     try {
       owner = await this.lock.acquire(key, this.ttlMs);
     } catch (err) {
       this.outage.failed(err);
-      const local = await this.fallback.acquire(key, this.ttlMs);
-      return local === null ? null : { key, owner: local, local: true };
+      return { kind: 'unavailable' };
     }
     this.outage.up();
-    return owner === null ? null : { key, owner, local: false };
+    return owner === null ? { kind: 'held' } : { kind: 'taken', lease: { key, owner } };
   }
 
-  /** Release a lease taken by {@link LockKeeper.tryAcquire}. Never rejects: an unreleased lock expires by its TTL. */
+  /** Release a lease. Never rejects: an unreleased lock expires by its TTL. */
   async release(lease: Lease): Promise<void> {
-    if (lease.local) return this.fallback.release(lease.key, lease.owner);
     try {
       await this.lock.release(lease.key, lease.owner);
     } catch (err) {

@@ -17,9 +17,10 @@ export const WPS_REFRESH_CHANNEL = 'express-wps-oauth:refresh';
  * - `'adopted'`: another request or instance refreshed first (it won the rotation race, or held the lock), and this
  *   one took over its stored tokens without calling WPS;
  * - `'signed_out'`: WPS rejected the refresh token, or it had expired — the user must sign in again;
- * - `'kept_old_token'`: WPS was unavailable or slow, and the still-valid access token is served meanwhile;
- * - `'failed'`: WPS was unavailable or slow and the access token has expired (or a refresh was forced): the
- *   request fails with `wps_unavailable` or `wps_timeout`, the tokens are kept for the next try.
+ * - `'kept_old_token'`: WPS, the refresh lock or the session store was unavailable or slow, and the still-valid
+ *   access token is served meanwhile;
+ * - `'failed'`: the same, but the access token has expired (or a refresh was forced): the request fails with
+ *   `wps_unavailable`, `wps_timeout` or `store_unavailable`, the tokens are kept for the next try.
  */
 export type WpsRefreshOutcome = 'refreshed' | 'adopted' | 'signed_out' | 'kept_old_token' | 'failed';
 
@@ -33,7 +34,10 @@ export interface WpsRefreshReport {
   rev: number;
   /** Milliseconds from the start of the refresh (lock wait included) to its outcome. */
   ms: number;
-  /** The error behind `signed_out`, `kept_old_token` and `failed`: `login_required`, `wps_rejected`, `wps_unavailable`, `wps_timeout`. */
+  /**
+   * The error behind `signed_out`, `kept_old_token` and `failed`: `login_required`, `wps_rejected`,
+   * `wps_unavailable`, `wps_timeout`, or `store_unavailable` (the refresh lock or the session store failed).
+   */
   code?: WpsAuthErrorCode;
   /** What WPS said (its `msg`, cleaned, secrets redacted), when it said something. */
   wpsMsg?: string;
@@ -62,8 +66,15 @@ export function sessionTag(sid: string): string {
   return createHash('sha256').update(sid).digest('hex').slice(0, 12);
 }
 
+/** When the store or the lock failed, not WPS: the two outcomes that say why say so. */
+const STORE_MESSAGE: Partial<Record<WpsRefreshOutcome, string>> = {
+  kept_old_token: 'refresh: the refresh lock or the session store is unavailable; serving the still-valid access token',
+  failed: 'refresh: the refresh lock or the session store is unavailable, and the access token has expired',
+};
+
 /** One logger line at the outcome's level, and one message on {@link WPS_REFRESH_CHANNEL}. */
 export function reportRefresh(log: WpsLogger, report: WpsRefreshReport): void {
-  log[LEVEL[report.outcome]](MESSAGE[report.outcome], { ...report });
+  const message = (report.code === 'store_unavailable' && STORE_MESSAGE[report.outcome]) || MESSAGE[report.outcome];
+  log[LEVEL[report.outcome]](message, { ...report });
   if (channel.hasSubscribers) channel.publish(report);
 }

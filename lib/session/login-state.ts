@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { WpsStateMismatchReason } from '../errors';
-import type { PendingLogin, WpsSessionRecord } from './record';
+import { recordOf, writableRecordOf, type PendingLogin, type WpsSessionRecord } from './record';
 
 /** A new CSRF `state`: 256 random bits, URL-safe. */
 export function newState(): string {
@@ -31,11 +31,28 @@ function pendingOf(data: WpsSessionRecord | undefined): PendingLogin[] {
   return Array.isArray(pending) ? pending.filter(isPendingLogin) : [];
 }
 
-/** Record a started login; drops expired ones and, past `max`, the oldest. */
-export function addPendingLogin(data: WpsSessionRecord, login: PendingLogin, max: number, ttlMs: number): void {
+/** Record a started login in the session; drops expired ones and, past `max`, the oldest. Returns how many wait. */
+export function addPendingLogin(session: object, login: PendingLogin, max: number, ttlMs: number): number {
+  const data = writableRecordOf(session);
   const live = pendingOf(data).filter((p) => login.createdAt - p.createdAt < ttlMs);
   live.push(login);
   data.pending = live.slice(-max);
+  return data.pending.length;
+}
+
+/** How many sign-ins are in progress in the session. */
+export function pendingLoginCount(session: object): number {
+  return pendingOf(recordOf(session)).length;
+}
+
+/** The sign-ins in progress (other tabs), to carry into the new session of a completed sign-in. */
+export function otherLogins(session: object): PendingLogin[] {
+  return pendingOf(recordOf(session));
+}
+
+/** Put `logins` (from {@link otherLogins}) into the new session's record. */
+export function keepOtherLogins(session: object, logins: PendingLogin[]): void {
+  if (logins.length > 0) writableRecordOf(session).pending = logins;
 }
 
 /** What {@link takePendingLogin} found. */
@@ -47,12 +64,8 @@ export type TakenLogin =
  * else say why there is none. Expired entries are dropped on the way. Every entry is compared in constant time, so
  * the time taken says nothing about how close a guess was.
  */
-export function takePendingLogin(
-  data: WpsSessionRecord | undefined,
-  state: string | undefined,
-  now: number,
-  ttlMs: number,
-): TakenLogin {
+export function takePendingLogin(session: object, state: string | undefined, now: number, ttlMs: number): TakenLogin {
+  const data = recordOf(session);
   const pending = pendingOf(data);
   if (state === undefined) return { reason: 'missing_state' };
   if (data === undefined || pending.length === 0) return { reason: 'no_pending_login' };

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
-import { isTokenRecord } from './token-record';
+import { isTokenRecord } from '../token-set';
 import type { WpsTokenRecord } from '../types';
 
 /** Every sealed token record starts with this: format and version. */
@@ -8,8 +8,6 @@ export const SEALED_PREFIX = 'wpsenc:v1:';
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-/** The shortest string accepted as a key: it is stretched, not a password, so it must already be random. */
-export const MIN_KEY_CHARS = 32;
 const HKDF_SALT = 'express-wps-oauth token encryption';
 const HKDF_INFO = 'express-wps-oauth token record wpsenc:v1 aes-256-gcm';
 const CACHE_SIZE = 1000;
@@ -49,8 +47,9 @@ export class TokenSealer {
   /** `<sealed>\n<sid>` → the record it holds: loading an unchanged session does not decrypt again. */
   private readonly opened = new Map<string, Readonly<WpsTokenRecord>>();
 
-  constructor(keys: readonly Buffer[]) {
-    for (const key of keys) {
+  /** `keys`: the `tokenEncryptionKey` entries, validated; the first seals, every one opens. */
+  constructor(keys: ReadonlyArray<string | Buffer>) {
+    for (const key of keys.map(deriveTokenKey)) {
       const kid = createHash('sha256').update(key).digest('hex').slice(0, 8);
       if (!this.keys.has(kid)) this.keys.set(kid, key);
     }

@@ -1,8 +1,6 @@
 import type { Request } from 'express';
-import { systemClock } from '../clock';
-import type { WpsRequestContext } from '../express/context';
-import { recordOf } from '../session/record';
-import { isTokenRecord } from '../session/token-record';
+import { setStoredTokens, storedTokensOf } from '../session/record';
+import { codecOfStore } from '../session/token-codec';
 
 /**
  * Make the access token of this request's session look expired, as time would leave it, so the next
@@ -12,14 +10,19 @@ import { isTokenRecord } from '../session/token-record';
  * holds no tokens.
  *
  * @example
+ * import express from 'express';
+ * import { expireAccessToken } from 'express-wps-oauth/testing';
+ *
+ * const app = express();
  * app.post('/test/expire', (req, res) => res.json({ expired: expireAccessToken(req) }));
  */
 export function expireAccessToken(req: Request): boolean {
   if (req.session === undefined) return false;
-  const tokens = recordOf(req.session)?.tokens;
-  if (!isTokenRecord(tokens)) return false;
-  // "Now" as the wpsAuth() that serves this request sees it: a test clock may run ahead of the system clock.
-  const clock = (req.wps as WpsRequestContext | undefined)?.runtime.config.clock ?? systemClock;
-  tokens.expiresAt = Math.min(tokens.expiresAt, clock.now() - 1000);
+  const codec = codecOfStore(req.sessionStore);
+  const tokens = codec.open(storedTokensOf(req.session), req.sessionID);
+  if (tokens === undefined) return false;
+  // A second ago on this process's clock: a test clock given to wpsAuth() runs ahead of it, never behind.
+  const expiresAt = Math.min(tokens.expiresAt, Date.now() - 1000);
+  setStoredTokens(req.session, codec.close({ ...tokens, expiresAt }, req.sessionID));
   return true;
 }

@@ -1,7 +1,6 @@
-import type { SessionData, Store } from 'express-session';
 import { sessionStoreOf } from '../session/app-stores';
-import { copyWithTokens, storedRecordOf } from '../session/record';
-import { isTokenRecord } from '../session/token-record';
+import { updateStoredTokens } from '../session/store-io';
+import { codecOfStore } from '../session/token-codec';
 import { FAKE_SIGN_IN_HEADER, type FakeWps, type FakeWpsUser } from './fake-wps';
 
 /** What {@link signedInAgent} reads of a response: supertest's responses have it. */
@@ -340,29 +339,6 @@ function sessionIdOf(value: string): string | undefined {
   return decoded.startsWith('s:') && dot > 2 ? decoded.slice(2, dot) : undefined;
 }
 
-function storeError(operation: 'get' | 'set', err: unknown): Error {
-  const why = err instanceof Error ? err.message : typeof err === 'string' ? err : JSON.stringify(err);
-  return new Error(`expireAgentAccessToken: the session store's ${operation}() failed: ${why}`, { cause: err });
-}
-
-function storeGet(store: Store, sid: string): Promise<SessionData | null | undefined> {
-  return new Promise((resolve, reject) => {
-    store.get(sid, (err: unknown, session?: SessionData | null) => {
-      if (err) reject(storeError('get', err));
-      else resolve(session);
-    });
-  });
-}
-
-function storeSet(store: Store, sid: string, session: SessionData): Promise<void> {
-  return new Promise((resolve, reject) => {
-    store.set(sid, session, (err?: unknown) => {
-      if (err) reject(storeError('set', err));
-      else resolve();
-    });
-  });
-}
-
 /**
  * Make the access token in a signed-in agent's server-side session look expired to the app, as two hours would,
  * so that its next `requireWpsToken()` (or `req.wps.getAccessToken()`) refreshes it through the fake — the real
@@ -412,13 +388,19 @@ export async function expireAgentAccessToken(agent: AgentLike): Promise<void> {
       `expireAgentAccessToken: the "${cookieName}" cookie is not a signed express-session cookie (s:<id>.<signature>)`,
     );
   }
-  const session = await storeGet(store, sid);
-  const tokens = session ? storedRecordOf(session)?.tokens : undefined;
-  if (!session || !isTokenRecord(tokens)) {
+  let updated: boolean;
+  try {
+    // 0, not "now": the app may run a test clock, ahead of or behind this process's clock.
+    updated = await updateStoredTokens(store, sid, codecOfStore(store), (tokens) => ({ ...tokens, expiresAt: 0 }));
+  } catch (err) {
+    // updateStoredTokens names the store call that failed; the store's own error is its cause.
+    const { message, cause } = err as Error;
+    // eslint-disable-next-line preserve-caught-error -- the store's error is the cause, not our wrapper of it
+    throw new Error(`expireAgentAccessToken: ${message}`, { cause });
+  }
+  if (!updated) {
     throw new Error(
       "expireAgentAccessToken: the agent's session holds no WPS tokens (it signed out, or the session expired)",
     );
   }
-  // 0, not "now": the app may run a test clock, ahead of or behind this process's clock.
-  await storeSet(store, sid, copyWithTokens(session, { ...tokens, expiresAt: 0 }));
 }

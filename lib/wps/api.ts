@@ -7,8 +7,7 @@ import axios, {
   type InternalAxiosRequestConfig,
 } from 'axios';
 import { WpsApiError } from '../errors';
-import type { ResolvedConfig } from '../config';
-import { cleanExternalText } from '../errors';
+import { readEnvelope } from './envelope';
 import { signKso1, type KsoCredentials } from './signing';
 import { classifyTransportFailure } from './transport-failure';
 
@@ -23,7 +22,7 @@ export interface TokenSource {
   invalidate(token: string): boolean;
 }
 
-/** What an API instance needs from the configuration, resolved once. Internal. */
+/** What an API instance needs from the configuration, resolved once per factory. Internal. */
 export interface ApiSettings {
   baseUrl: string;
   timeoutMs: number;
@@ -32,21 +31,21 @@ export interface ApiSettings {
   signing: KsoCredentials | undefined;
 }
 
-const settingsByConfig = new WeakMap<ResolvedConfig, ApiSettings>();
-
-/** The {@link ApiSettings} of one `wpsAuth()` instance, computed once and shared by every request. */
-export function apiSettingsOf(config: ResolvedConfig): ApiSettings {
-  let settings = settingsByConfig.get(config);
-  if (settings === undefined) {
-    settings = {
-      baseUrl: config.baseUrl,
-      timeoutMs: config.timeoutMs,
-      maxResponseBytes: config.maxResponseBytes,
-      signing: config.signRequests ? { appId: config.clientId, appKey: config.clientSecret } : undefined,
-    };
-    settingsByConfig.set(config, settings);
-  }
-  return settings;
+/** The settings of a factory whose options hold these fields. */
+export function apiSettings(config: {
+  baseUrl: string;
+  timeoutMs: number;
+  maxResponseBytes: number;
+  signRequests: boolean;
+  clientId: string;
+  clientSecret: string;
+}): ApiSettings {
+  return {
+    baseUrl: config.baseUrl,
+    timeoutMs: config.timeoutMs,
+    maxResponseBytes: config.maxResponseBytes,
+    signing: config.signRequests ? { appId: config.clientId, appKey: config.clientSecret } : undefined,
+  };
 }
 
 /** A {@link TokenSource} that always gives `token` and cannot replace it (e.g. right after the code exchange). */
@@ -54,9 +53,14 @@ export function fixedToken(token: string): TokenSource {
   return { get: () => Promise.resolve(token), invalidate: () => false };
 }
 
-interface Where {
+/** One request as the adapter handles it: where it goes, and the bytes to sign. */
+interface Call {
+  config: InternalAxiosRequestConfig;
   method: string;
-  path: string;
+  url: URL;
+  /** Method and path, for errors: never the query (the app's data) or a header. */
+  where: { method: string; path: string };
+  body: string | Uint8Array | undefined;
 }
 
 const httpAdapter = axios.getAdapter('http');
@@ -78,33 +82,89 @@ function signableBody(data: unknown): string | Uint8Array | undefined {
   );
 }
 
-/** WPS's `{ code, msg }` envelope from a raw (not yet transformed) response body, when there is one. */
-function envelopeOf(data: unknown): { code?: unknown; msg?: unknown } | undefined {
-  const text = typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.toString('utf8') : undefined;
-  if (text === undefined || !/^\s*\{/.test(text)) return undefined;
+/** The request as a {@link Call}, refusing a URL outside WPS's origin (the token goes only there). */
+function toCall(config: InternalAxiosRequestConfig, origin: string, signing: KsoCredentials | undefined): Call {
+  const method = (config.method ?? 'get').toUpperCase();
+  let url: URL;
   try {
-    const json: unknown = JSON.parse(text);
-    return typeof json === 'object' && json !== null && !Array.isArray(json) ? json : undefined;
+    url = new URL(axios.getUri(config));
   } catch {
-    return undefined;
+    throw new TypeError(`express-wps-oauth: the WPS API could not build a URL for this ${method} request`);
+  }
+  if (url.origin !== origin) {
+    throw new TypeError(
+      `express-wps-oauth: the WPS API sends the access token only to ${origin}; ` +
+        `pass a path such as '/v7/users/current', not a URL of another origin`,
+    );
+  }
+  const body = signing === undefined ? undefined : signableBody(config.data);
+  return { config, method, url, where: { method, path: url.pathname }, body };
+}
+
+/** The request's headers with the bearer token, and the KSO-1 headers when signing. */
+function authorized(call: Call, token: string, signing: KsoCredentials | undefined): InstanceType<typeof AxiosHeaders> {
+  const headers = new AxiosHeaders(call.config.headers);
+  headers.set('Authorization', `Bearer ${token}`);
+  if (signing !== undefined) {
+    const contentType = headers.get('Content-Type');
+    const signed = signKso1(signing, {
+      method: call.method,
+      requestUri: call.url.pathname + call.url.search,
+      contentType: typeof contentType === 'string' ? contentType : '',
+      body: call.body,
+    });
+    headers.set('X-Kso-Date', signed['X-Kso-Date']);
+    headers.set('X-Kso-Authorization', signed['X-Kso-Authorization']);
+  }
+  return headers;
+}
+
+/** The caller's abort signal combined with one that bounds the whole call (axios's `timeout` is an idle timeout). */
+function deadlineOf(config: InternalAxiosRequestConfig): {
+  signal: InternalAxiosRequestConfig['signal'];
+  limit?: AbortSignal;
+} {
+  const limit = config.timeout !== undefined && config.timeout > 0 ? AbortSignal.timeout(config.timeout) : undefined;
+  const user = config.signal;
+  if (limit === undefined) return { signal: user };
+  return { signal: user instanceof AbortSignal ? AbortSignal.any([user, limit]) : (user ?? limit), limit };
+}
+
+/** Send one attempt with `token`. The token lives only in this copy of the config, handed to the http adapter. */
+async function send(call: Call, token: string, signing: KsoCredentials | undefined): Promise<AxiosResponse> {
+  const { config } = call;
+  const { signal, limit } = deadlineOf(config);
+  try {
+    // The URL is complete (base and query applied): the adapter gets neither again.
+    const rest = { ...config };
+    delete rest.baseURL;
+    delete rest.params;
+    delete rest.signal;
+    const res = await httpAdapter({
+      ...rest,
+      url: call.url.href,
+      headers: authorized(call, token, signing),
+      ...(signal !== undefined && { signal }),
+      validateStatus: null,
+    });
+    return { ...res, config };
+  } catch (err) {
+    throw transportError(err, call, limit?.aborted === true && config.signal?.aborted !== true);
   }
 }
 
-function numericCode(code: unknown): number | undefined {
-  if (typeof code === 'number' && Number.isFinite(code)) return code;
-  return typeof code === 'string' && /^-?\d{1,15}$/.test(code) ? Number(code) : undefined;
+function discard(res: AxiosResponse): void {
+  if (isStream(res.data)) res.data.destroy();
 }
 
 /** The error for a failed response; `refused` replaces the default wording (for 401s). */
-function apiFailure(res: AxiosResponse, where: Where, token: string, refused?: string): WpsApiError {
-  const envelope = envelopeOf(res.data);
-  const code = envelope?.code;
-  const wpsCode = code !== 0 && code !== '0' ? numericCode(code) : undefined;
-  const wpsMsg = cleanExternalText(envelope?.msg, 200, [token]);
+function apiFailure(res: AxiosResponse, call: Call, token: string, refused?: string): WpsApiError {
+  discard(res);
+  const { wpsCode, wpsMsg } = readEnvelope(res.data, [token]) ?? {};
   const codeText = wpsCode !== undefined ? `, code ${wpsCode}` : '';
-  const what = refused ?? `WPS answered ${where.method} ${where.path} with an error`;
+  const what = refused ?? `WPS answered ${call.method} ${call.where.path} with an error`;
   return new WpsApiError('wps_api_error', `${what}: ${wpsMsg ?? 'no message'} (HTTP ${res.status}${codeText})`, {
-    ...where,
+    ...call.where,
     wpsStatus: res.status,
     ...(wpsCode !== undefined && { wpsCode }),
     ...(wpsMsg !== undefined && { wpsMsg }),
@@ -114,8 +174,51 @@ function apiFailure(res: AxiosResponse, where: Where, token: string, refused?: s
 /** Whether a response is a failure: a status `validateStatus` refuses, or an envelope whose `code` is not 0. */
 function failed(res: AxiosResponse, validateStatus: InternalAxiosRequestConfig['validateStatus']): boolean {
   if (validateStatus && !validateStatus(res.status)) return true;
-  const code = envelopeOf(res.data)?.code;
-  return code !== undefined && code !== 0 && code !== '0';
+  return readEnvelope(res.data)?.failed === true;
+}
+
+/** Send the call; a 401 gets one new token and one retry; every failure rejects with a {@link WpsApiError}. */
+async function sendWithRetry(call: Call, tokens: TokenSource, signing: KsoCredentials | undefined) {
+  const { method, where } = call;
+  let token = await tokens.get();
+  let res = await send(call, token, signing);
+  if (res.status === 401) {
+    if (!tokens.invalidate(token)) {
+      throw apiFailure(res, call, token, `WPS refused the access token for ${method} ${where.path}`);
+    }
+    discard(res);
+    token = await tokens.get();
+    res = await send(call, token, signing);
+    if (res.status === 401) {
+      throw apiFailure(
+        res,
+        call,
+        token,
+        `WPS refused the access token for ${method} ${where.path} even after a refresh`,
+      );
+    }
+  }
+  if (failed(res, call.config.validateStatus)) throw apiFailure(res, call, token);
+  return res;
+}
+
+/** Failures after the adapter (e.g. `responseType: 'json'` with a body that is not JSON), as a {@link WpsApiError}. */
+function unreadableBody(err: unknown): never {
+  if (!axios.isAxiosError(err) || axios.isCancel(err)) throw err;
+  const config = err.config;
+  const method = (config?.method ?? 'get').toUpperCase();
+  let path = '';
+  try {
+    path = config === undefined ? '' : new URL(axios.getUri(config)).pathname;
+  } catch {
+    // keep '' — the URL was the problem
+  }
+  const status = err.response?.status;
+  throw new WpsApiError(
+    'wps_unavailable',
+    `WPS answered ${method} ${path} with a body that could not be read (${err.code ?? 'error'})`,
+    { method, path, ...(status !== undefined && { wpsStatus: status }) },
+  );
 }
 
 /**
@@ -127,93 +230,7 @@ function failed(res: AxiosResponse, validateStatus: InternalAxiosRequestConfig['
 export function createApi(settings: ApiSettings, tokens: TokenSource): AxiosInstance {
   const origin = new URL(settings.baseUrl).origin;
   const { signing } = settings;
-
-  const wpsAdapter: AxiosAdapter = async (config) => {
-    const method = (config.method ?? 'get').toUpperCase();
-    let url: URL;
-    try {
-      url = new URL(axios.getUri(config));
-    } catch {
-      throw new TypeError(`express-wps-oauth: the WPS API could not build a URL for this ${method} request`);
-    }
-    if (url.origin !== origin) {
-      throw new TypeError(
-        `express-wps-oauth: the WPS API sends the access token only to ${origin}; ` +
-          `pass a path such as '/v7/users/current', not a URL of another origin`,
-      );
-    }
-    const where: Where = { method, path: url.pathname };
-    const body = signing === undefined ? undefined : signableBody(config.data);
-
-    const send = async (token: string): Promise<AxiosResponse> => {
-      const headers = new AxiosHeaders(config.headers);
-      headers.set('Authorization', `Bearer ${token}`);
-      if (signing !== undefined) {
-        const contentType = headers.get('Content-Type');
-        const signed = signKso1(signing, {
-          method,
-          requestUri: url.pathname + url.search,
-          contentType: typeof contentType === 'string' ? contentType : '',
-          body,
-        });
-        headers.set('X-Kso-Date', signed['X-Kso-Date']);
-        headers.set('X-Kso-Authorization', signed['X-Kso-Authorization']);
-      }
-      // axios's `timeout` is an idle timeout; this signal bounds the whole call.
-      const limit =
-        config.timeout !== undefined && config.timeout > 0 ? AbortSignal.timeout(config.timeout) : undefined;
-      const userSignal = config.signal;
-      const signal =
-        limit === undefined
-          ? userSignal
-          : userSignal instanceof AbortSignal
-            ? AbortSignal.any([userSignal, limit])
-            : (userSignal ?? limit);
-      try {
-        // The URL is complete (base and query applied above): the adapter gets neither again.
-        const rest = { ...config };
-        delete rest.baseURL;
-        delete rest.params;
-        delete rest.signal;
-        const res = await httpAdapter({
-          ...rest,
-          url: url.href,
-          headers,
-          ...(signal !== undefined && { signal }),
-          validateStatus: null,
-        });
-        return { ...res, config };
-      } catch (err) {
-        throw transportError(err, where, config, limit?.aborted === true && userSignal?.aborted !== true);
-      }
-    };
-
-    let token = await tokens.get();
-    let res = await send(token);
-    if (res.status === 401) {
-      discard(res);
-      if (!tokens.invalidate(token)) {
-        throw apiFailure(res, where, token, `WPS refused the access token for ${method} ${where.path}`);
-      }
-      token = await tokens.get();
-      res = await send(token);
-      if (res.status === 401) {
-        discard(res);
-        throw apiFailure(
-          res,
-          where,
-          token,
-          `WPS refused the access token for ${method} ${where.path} even after a refresh`,
-        );
-      }
-    }
-    if (failed(res, config.validateStatus)) {
-      discard(res);
-      throw apiFailure(res, where, token);
-    }
-    return res;
-  };
-
+  const wpsAdapter: AxiosAdapter = (config) => sendWithRetry(toCall(config, origin, signing), tokens, signing);
   const api = axios.create({
     baseURL: settings.baseUrl,
     timeout: settings.timeoutMs,
@@ -222,33 +239,13 @@ export function createApi(settings: ApiSettings, tokens: TokenSource): AxiosInst
     headers: { Accept: 'application/json' },
     adapter: wpsAdapter,
   });
-  // Failures after the adapter (e.g. `responseType: 'json'` with a body that is not JSON) are axios errors too.
-  api.interceptors.response.use(undefined, (err: unknown) => {
-    if (!axios.isAxiosError(err) || axios.isCancel(err)) throw err;
-    const config = err.config;
-    const method = (config?.method ?? 'get').toUpperCase();
-    let path = '';
-    try {
-      path = config === undefined ? '' : new URL(axios.getUri(config)).pathname;
-    } catch {
-      // keep '' — the URL was the problem
-    }
-    const status = err.response?.status;
-    throw new WpsApiError(
-      'wps_unavailable',
-      `WPS answered ${method} ${path} with a body that could not be read (${err.code ?? 'error'})`,
-      { method, path, ...(status !== undefined && { wpsStatus: status }) },
-    );
-  });
+  api.interceptors.response.use(undefined, unreadableBody);
   return api;
 }
 
-function discard(res: AxiosResponse): void {
-  if (isStream(res.data)) res.data.destroy();
-}
-
 /** Turn whatever the http adapter threw (an AxiosError whose config holds the token) into a safe error. */
-function transportError(err: unknown, where: Where, config: InternalAxiosRequestConfig, timedOut: boolean): Error {
+function transportError(err: unknown, call: Call, timedOut: boolean): Error {
+  const { config, where } = call;
   const { method, path } = where;
   if (axios.isCancel(err) && !timedOut) return new CanceledError(undefined, config);
   const failure = classifyTransportFailure(err, timedOut);

@@ -1,4 +1,4 @@
-import { createApi } from './api';
+import { apiSettings, createApi } from './api';
 import { resolveAppClientConfig } from '../config';
 import { WpsAuthError } from '../errors';
 import { TokenClient } from './token-client';
@@ -53,20 +53,12 @@ export function createWpsAppClient(options?: WpsAppClientOptions): WpsAppClient 
     return inflight;
   }
 
-  const api = createApi(
-    {
-      baseUrl: config.baseUrl,
-      timeoutMs: config.timeoutMs,
-      maxResponseBytes: config.maxResponseBytes,
-      signing: config.signRequests ? { appId: config.clientId, appKey: config.clientSecret } : undefined,
+  const api = createApi(apiSettings(config), {
+    get: getAppAccessToken,
+    invalidate: (token) => {
+      if (cached?.token === token) cached = undefined;
+      return true;
     },
-    {
-      get: getAppAccessToken,
-      invalidate: (token) => {
-        if (cached?.token === token) cached = undefined;
-        return true;
-      },
-    },
-  );
+  });
   return { getAppAccessToken, api };
 }

@@ -1,8 +1,9 @@
 import axios, { type AxiosInstance } from 'axios';
 import type { ResolvedConfig } from '../config';
-import { cleanExternalText, WpsAuthError } from '../errors';
+import { WpsAuthError } from '../errors';
 import { classifyTransportFailure } from './transport-failure';
-import { parseSeconds, type TokenResponse } from '../session/token-record';
+import type { TokenResponse } from '../token-set';
+import { parseTokenResponse } from './token-response';
 
 const FORM = 'application/x-www-form-urlencoded';
 
@@ -99,67 +100,4 @@ export class TokenClient {
         );
     }
   }
-}
-
-function malformed(what: string, status: number, why: string): WpsAuthError {
-  return new WpsAuthError('wps_unavailable', `WPS answered the ${what} with a malformed body (HTTP ${status}): ${why}`);
-}
-
-/**
- * Apply the platform's failure rule: parse the JSON whatever the status; it is a failure when the status is not
- * 2xx, or `code` is present and non-zero, or `access_token` is missing.
- */
-export function parseTokenResponse(status: number, raw: unknown, what: string, secrets: string[]): TokenResponse {
-  let json: unknown;
-  try {
-    json = typeof raw === 'string' ? JSON.parse(raw) : undefined;
-  } catch {
-    json = undefined;
-  }
-  const body =
-    typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
-  const wpsCode = typeof body?.code === 'number' ? body.code : parseSeconds(body?.code);
-  // WPS might echo what it was sent: secrets are redacted inside cleanExternalText, before its length cut.
-  const wpsMsg = cleanExternalText(body?.msg, 200, secrets);
-  const details = { ...(wpsCode !== undefined && { wpsCode }), ...(wpsMsg !== undefined && { wpsMsg }) };
-
-  if (status >= 500 || status === 429) {
-    return fail(new WpsAuthError('wps_unavailable', `WPS answered the ${what} with HTTP ${status}`, details));
-  }
-  if (body === undefined) return fail(malformed(what, status, 'not a JSON object'));
-  const failedCode = body.code !== undefined && body.code !== 0 && body.code !== '0';
-  if (
-    status < 200 ||
-    status >= 300 ||
-    failedCode ||
-    typeof body.access_token !== 'string' ||
-    body.access_token === ''
-  ) {
-    const reason = wpsMsg ?? (failedCode || status >= 300 ? 'no message' : 'no access_token in the answer');
-    const codeText = wpsCode !== undefined ? `, code ${wpsCode}` : '';
-    return fail(
-      new WpsAuthError('wps_rejected', `WPS rejected the ${what}: ${reason} (HTTP ${status}${codeText})`, details),
-    );
-  }
-  const expiresIn = parseSeconds(body.expires_in);
-  if (expiresIn === undefined) return fail(malformed(what, status, 'expires_in is not a positive number'));
-  const res: TokenResponse = { access_token: body.access_token, expires_in: expiresIn };
-  if (body.refresh_token !== undefined) {
-    if (typeof body.refresh_token !== 'string' || body.refresh_token === '') {
-      return fail(malformed(what, status, 'refresh_token is not a string'));
-    }
-    res.refresh_token = body.refresh_token;
-  }
-  if (body.refresh_expires_in !== undefined) {
-    const refreshExpiresIn = parseSeconds(body.refresh_expires_in);
-    if (refreshExpiresIn === undefined)
-      return fail(malformed(what, status, 'refresh_expires_in is not a positive number'));
-    res.refresh_expires_in = refreshExpiresIn;
-  }
-  if (typeof body.token_type === 'string') res.token_type = body.token_type;
-  return res;
-}
-
-function fail(err: WpsAuthError): never {
-  throw err;
 }

@@ -1,6 +1,10 @@
-import type { WpsTokenRecord } from '../types';
+/**
+ * The maths of a token record: when it is fresh, when it can be refreshed, which of two is newer, and how a token
+ * response becomes one. Pure functions over plain values, shared by every layer above.
+ */
+import type { WpsTokenRecord } from './types';
 
-/** The token endpoint's success body, after validation. */
+/** The token endpoint's success body, after validation (`wps/token-client.ts` parses it). */
 export interface TokenResponse {
   access_token: string;
   expires_in: number;
