@@ -2,7 +2,7 @@ import type { SessionData, Store } from 'express-session';
 import { sessionStoreOf } from '../session/app-stores';
 import { copyWithTokens, storedRecordOf } from '../session/record';
 import { isTokenRecord } from '../session/token-record';
-import { FAKE_SIGN_IN_HEADER, type FakeWps, type FakeWpsUser } from './fake-wps';
+import { FAKE_SIGN_IN_HEADER, type FakeWps, type FakeWpsUser } from './fake';
 
 /** What {@link signedInAgent} reads of a response: supertest's responses have it. */
 export interface AgentResponse {
