@@ -1,4 +1,4 @@
-export { startFakeWps } from './fake-wps';
+export { startFakeWps } from './fake';
 export type {
   FakeFault,
   FakeSignIn,
@@ -8,7 +8,7 @@ export type {
   FakeWpsRuntimeOptions,
   FakeWpsUser,
   RecordedRequest,
-} from './fake-wps';
+} from './fake';
 export { createTestClock, type TestClock } from './test-clock';
 export { expireAccessToken } from './expire';
 export {

@@ -1,7 +1,7 @@
 import { sessionStoreOf } from '../session/app-stores';
 import { updateStoredTokens } from '../session/store-io';
 import { codecOfStore } from '../session/token-codec';
-import { FAKE_SIGN_IN_HEADER, type FakeWps, type FakeWpsUser } from './fake-wps';
+import { FAKE_SIGN_IN_HEADER, type FakeWps, type FakeWpsUser } from './fake';
 
 /** What {@link signedInAgent} reads of a response: supertest's responses have it. */
 export interface AgentResponse {

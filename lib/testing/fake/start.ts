@@ -1,0 +1,103 @@
+import { sendWpsEvent, type WpsEventReply, type WpsEventToSend } from '../send-event';
+import { registerAuthorize } from './authorize';
+import { queueFault, type FakeFault } from './faults';
+import { expireAccessTokens, issueUserTokens, type FakeTokenPair } from './issue';
+import { applyRuntimeOptions, resolveSettings, type FakeWpsOptions, type FakeWpsRuntimeOptions } from './options';
+import { RouteRegistry } from './routes';
+import { startServer, type RecordedRequest } from './server';
+import { prepareSignIn, type FakeSignIn } from './sign-ins';
+import { createFakeState, forgetRequestsAndFaults, type FakeState } from './state';
+import { registerTokenEndpoint, tokenRequestsIn } from './token-endpoint';
+import { apiRequestsIn, registerUserApi } from './user-api';
+
+/** A running fake WPS 365 server and the handles tests use to inspect and steer it. */
+export interface FakeWps {
+  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:54321`; pass it as `baseUrl`. */
+  url: string;
+  /** Every request received, in order; `reset()` empties this same array. */
+  requests: RecordedRequest[];
+  /** The `POST /oauth2/token` requests, optionally only those with this `grant_type`. */
+  tokenRequests(grantType?: string): RecordedRequest[];
+  /**
+   * Apply `fault` to the next `times` `POST /oauth2/token` calls; queued faults are used first-in first-out.
+   * @default times 1
+   */
+  queueTokenFault(fault: FakeFault, times?: number): void;
+  /** The `/v7/*` API requests, optionally only those to this exact path (without the query string). */
+  apiRequests(path?: string): RecordedRequest[];
+  /**
+   * Apply `fault` to the next `times` `/v7/*` requests (any path, before the token and signature checks);
+   * queued faults are used first-in first-out. For instance `{ status: 200, body: { code: 40300001, msg: 'x' } }`
+   * makes WPS's error envelope, and `{ status: 401, body: { code: 40100001, msg: 'invalid_token' } }` refuses a
+   * still-valid access token.
+   * @default times 1
+   */
+  queueApiFault(fault: FakeFault, times?: number): void;
+  /** Issue a valid token pair for the configured user without the browser flow. */
+  mintTokens(opts?: { accessTokenTtlSeconds?: number; refreshTokenTtlSeconds?: number }): FakeTokenPair;
+  /**
+   * Register the user and token lifetimes of one upcoming sign-in, and get a one-time ticket for it. Send the
+   * ticket as the `X-Fake-Wps-Sign-In` header of that sign-in's `GET /oauth2/auth` (an unknown or used ticket is
+   * refused with 400 `invalid_request`): the code issued for it, and every token issued from that code, refreshed
+   * ones included, belong to this user and live this long. Without the header a sign-in gets the fake's options.
+   * `signedInAgent()` does this for you.
+   *
+   * @example
+   * const ticket = fake.prepareSignIn({ user: { name: 'Ada' }, accessTokenTtlSeconds: 60 });
+   * await fetch(authorizeUrl, { redirect: 'manual', headers: { 'X-Fake-Wps-Sign-In': ticket } });
+   */
+  prepareSignIn(signIn: FakeSignIn): string;
+  /** Make every access token issued so far expired now (refresh tokens stay valid). */
+  expireAccessTokens(): void;
+  /** Change latency, access-token lifetime, rotation, consent mode or strict signing for later requests. */
+  setOptions(patch: FakeWpsRuntimeOptions): void;
+  /** Forget recorded requests and queued faults; issued codes and tokens stay valid. */
+  reset(): void;
+  /** Stop the server and destroy every open socket, hanging ones included; safe to call twice. */
+  close(): Promise<void>;
+  /**
+   * Push an event to the app's event `url` as WPS does, signed and encrypted with this fake's clientId and
+   * clientSecret (see `sendWpsEvent`).
+   */
+  sendEvent(url: string, event: WpsEventToSend): Promise<WpsEventReply>;
+}
+
+/** The fake's modules, each adding its routes (and guards) to the registry over the shared state; see RouteRegistry. */
+const MODULES: readonly ((routes: RouteRegistry, state: FakeState) => void)[] = [
+  registerAuthorize,
+  registerTokenEndpoint,
+  registerUserApi,
+];
+
+/**
+ * Start a strict local imitation of the WPS 365 OAuth endpoints on 127.0.0.1 (random port), so apps can test
+ * sign-in, refresh and failure handling without the real platform.
+ *
+ * @example
+ * const fake = await startFakeWps({ redirectUris: ['http://localhost:3000/auth/callback'] });
+ * app.use(wpsAuth({ baseUrl: fake.url, clientId: 'test-client-id', clientSecret: 'test-client-secret', ... }));
+ * afterAll(() => fake.close());
+ */
+export async function startFakeWps(options: FakeWpsOptions = {}): Promise<FakeWps> {
+  const settings = resolveSettings(options);
+  const state = createFakeState(settings);
+  const routes = new RouteRegistry();
+  for (const register of MODULES) register(routes, state);
+  const server = await startServer({ routes, requests: state.requests, timers: state.timers });
+  return {
+    url: server.url,
+    requests: state.requests,
+    tokenRequests: (grantType) => tokenRequestsIn(state.requests, grantType),
+    queueTokenFault: (fault, times = 1) => queueFault(state.tokenFaults, 'queueTokenFault', fault, times),
+    apiRequests: (path) => apiRequestsIn(state.requests, path),
+    queueApiFault: (fault, times = 1) => queueFault(state.apiFaults, 'queueApiFault', fault, times),
+    mintTokens: (opts = {}) =>
+      issueUserTokens(state, undefined, opts.accessTokenTtlSeconds, opts.refreshTokenTtlSeconds),
+    prepareSignIn: (signIn) => prepareSignIn(state, signIn),
+    expireAccessTokens: () => expireAccessTokens(state),
+    setOptions: (patch) => applyRuntimeOptions(settings, patch),
+    reset: () => forgetRequestsAndFaults(state),
+    close: () => server.close(),
+    sendEvent: (eventUrl, event) => sendWpsEvent(eventUrl, event, settings),
+  };
+}
