@@ -93,7 +93,19 @@ export interface VerifyWpsEventInput {
  * What a verified request is: WPS's URL check (answer 200 with `{ challenge }`), or an event (answer 200
  * `{"code": 0}` within 3 s).
  */
-export type VerifyWpsEventResult = { kind: 'challenge'; challenge: string } | { kind: 'event'; event: WpsEvent };
+export type VerifyWpsEventResult =
+  | {
+      /** WPS's URL check. */
+      kind: 'challenge';
+      /** The string to send back as `{"challenge": …}`. */
+      challenge: string;
+    }
+  | {
+      /** A verified event. */
+      kind: 'event';
+      /** Its fields, and its data decrypted and parsed as JSON. */
+      event: WpsEvent;
+    };
 
 const INPUT_KEYS = new Set(['body', 'clientId', 'clientSecret', 'maxAgeSeconds', 'now']);
 
