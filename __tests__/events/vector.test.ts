@@ -3,8 +3,9 @@ import { verifyWpsEvent } from '../../lib';
 import { createTestClock, sendWpsEvent, signWpsEvent, startFakeWps } from '../../lib/testing';
 import { postJson, startEventsApp } from './helpers';
 
-// One known answer pins the sender (lib/testing/send-event.ts) and the receiver (lib/events/verify.ts), which
-// share no code, to the platform's formulas (platform notes §8) — computed here a third time with node:crypto.
+// One known answer pins the sender (lib/testing/send-event.ts) and the receiver (lib/events/crypto.ts, behind
+// verify.ts), which share no code, to the platform's formulas (platform notes §8) — computed here a third time with
+// node:crypto.
 
 const VECTOR = {
   appId: 'AK123456',
