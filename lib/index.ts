@@ -24,6 +24,7 @@ export { createWpsAppClient } from './wps/app-client';
 export { systemClock, type WpsClock } from './clock';
 export { WPS_REFRESH_CHANNEL, type WpsRefreshOutcome, type WpsRefreshReport } from './refresh/refresh-report';
 export { wpsEvents } from './events/wps-events';
+export { verifyWpsEvent, type VerifyWpsEventInput, type VerifyWpsEventResult } from './events/verify';
 export { redisEventDedupe, type RedisEventDedupeOptions } from './events/redis-dedupe';
 export type {
   WpsEvent,

@@ -1,9 +1,11 @@
 import { createCipheriv, createHash, createHmac } from 'node:crypto';
+import { verifyWpsEvent } from '../../lib';
 import { createTestClock, sendWpsEvent, signWpsEvent, startFakeWps } from '../../lib/testing';
 import { postJson, startEventsApp } from './helpers';
 
-// One known answer pins the sender (lib/testing/send-event.ts) and the receiver (lib/events/verify.ts), which
-// share no code, to the platform's formulas (platform notes §8) — computed here a third time with node:crypto.
+// One known answer pins the sender (lib/testing/send-event.ts) and the receiver (lib/events/crypto.ts, behind
+// verify.ts), which share no code, to the platform's formulas (platform notes §8) — computed here a third time with
+// node:crypto.
 
 const VECTOR = {
   appId: 'AK123456',
@@ -88,6 +90,35 @@ describe('the known-answer vector', () => {
       ]);
     } finally {
       await s.close();
+    }
+  });
+
+  it('is what verifyWpsEvent accepts and decrypts, from the bytes as sent, and nothing else', () => {
+    const { encrypted, signature } = fromTheFormulas();
+    const body = {
+      topic: VECTOR.topic,
+      operation: 'create',
+      time: VECTOR.time,
+      nonce: VECTOR.nonce,
+      signature,
+      encrypted_data: encrypted,
+    };
+    const input = { ...credentials, now: VECTOR.time * 1000 };
+    expect(verifyWpsEvent({ ...input, body: Buffer.from(JSON.stringify(body)) })).toEqual({
+      kind: 'event',
+      event: {
+        topic: VECTOR.topic,
+        operation: 'create',
+        time: new Date(VECTOR.time * 1000),
+        nonce: VECTOR.nonce,
+        data: VECTOR.data,
+      },
+    });
+    const reencoded = [`${signature}=`, Buffer.from(signature, 'base64url').toString('base64')];
+    for (const other of reencoded) {
+      expect(() => verifyWpsEvent({ ...input, body: JSON.stringify({ ...body, signature: other }) })).toThrow(
+        expect.objectContaining({ name: 'WpsEventError', code: 'invalid_signature', status: 401 }),
+      );
     }
   });
 });

@@ -9,12 +9,20 @@ import type { WpsEvent, WpsEventDedupe, WpsEventHandler } from './types';
 /** A handler as the middleware calls it: the generic typing is the user's side only. */
 export type AnyEventHandler = WpsEventHandler<WpsEvent>;
 
+/**
+ * Handlers the library itself runs for a topic, in addition to (and before) the app's own handler: the seam for
+ * features that must see certain events whatever the app does (e.g. storing `kso.app.ticket`). None yet. Internal.
+ */
+export type InternalEventHandlers = ReadonlyMap<string, readonly AnyEventHandler[]>;
+
 /** Everything `wpsEvents` needs, resolved once at factory time. Internal. */
 export interface ResolvedEventsConfig {
   clientId: string;
   clientSecret: string;
-  /** Topic handlers; a Map, so that a topic such as `constructor` finds nothing it was not given. */
+  /** The app's topic handlers (`on`); a Map, so that a topic such as `constructor` finds nothing it was not given. */
   handlers: Map<string, AnyEventHandler>;
+  /** Every handler of each topic, in the order they run: the library's own, then the app's. What dispatch reads. */
+  topics: ReadonlyMap<string, readonly AnyEventHandler[]>;
   onEvent: AnyEventHandler | undefined;
   maxAgeMs: number;
   ackTimeoutMs: number;
@@ -87,7 +95,7 @@ const schema = Joi.object({
 interface Validated {
   clientId: string;
   clientSecret: string;
-  on: Record<string, AnyEventHandler> | undefined;
+  on: Record<string, AnyEventHandler | undefined> | undefined;
   onEvent: AnyEventHandler | undefined;
   maxAgeSeconds: number;
   ackTimeoutMs: number;
@@ -97,11 +105,27 @@ interface Validated {
   clock: WpsClock | undefined;
 }
 
+/** The library's handlers of each topic, then the app's one. */
+function topicHandlers(
+  internal: InternalEventHandlers,
+  own: Map<string, AnyEventHandler>,
+): Map<string, AnyEventHandler[]> {
+  const topics = new Map<string, AnyEventHandler[]>();
+  for (const [topic, handlers] of internal) topics.set(topic, [...handlers]);
+  for (const [topic, handler] of own) topics.set(topic, [...(topics.get(topic) ?? []), handler]);
+  return topics;
+}
+
 /**
  * Validate `wpsEvents` options once and fill in every default. Throws a `TypeError` that lists every problem by
- * option name; the message never contains an option's value.
+ * option name; the message never contains an option's value. `internal`: handlers the library adds (see
+ * {@link InternalEventHandlers}).
  */
-export function resolveEventsConfig(options: unknown, env?: NodeJS.ProcessEnv): ResolvedEventsConfig {
+export function resolveEventsConfig(
+  options: unknown,
+  env?: NodeJS.ProcessEnv,
+  internal: InternalEventHandlers = new Map(),
+): ResolvedEventsConfig {
   if (!isOptionsObject(options)) {
     throw new TypeError(
       "express-wps-oauth: wpsEvents(options) expects an options object, e.g. wpsEvents({ on: { 'kso.app_chat.message': handler } })",
@@ -109,10 +133,15 @@ export function resolveEventsConfig(options: unknown, env?: NodeJS.ProcessEnv): 
   }
   const input = withEnvDefaults(options as object | undefined, ['clientId', 'clientSecret'], env);
   const v = validate<Validated>(schema, input, 'wpsEvents');
+  // A topic given `undefined` in `on` (allowed, for exactOptionalPropertyTypes users) has no handler.
+  const handlers = new Map(
+    Object.entries(v.on ?? {}).filter((entry): entry is [string, AnyEventHandler] => entry[1] !== undefined),
+  );
   return {
     clientId: v.clientId,
     clientSecret: v.clientSecret,
-    handlers: new Map(Object.entries(v.on ?? {})),
+    handlers,
+    topics: topicHandlers(internal, handlers),
     onEvent: v.onEvent,
     maxAgeMs: v.maxAgeSeconds * 1000,
     ackTimeoutMs: v.ackTimeoutMs,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { WpsClock } from '../clock';
 import { Outage } from '../outage';
 import type { WpsLogger } from '../types';
@@ -93,4 +94,36 @@ export class DedupeKeeper {
       this.outage.failed(err);
     }
   }
+}
+
+/** The dedupe key of a verified event: a hash of its signature (the signature itself is never stored). */
+export function dedupeKey(signature: string): string {
+  return createHash('sha256').update(signature).digest('base64url');
+}
+
+/**
+ * The {@link DedupeKeeper} of one `wpsEvents()`: over `store`, or over the in-process default, which warns once
+ * when it is full and starts forgetting events early. Internal.
+ */
+export function createDedupeKeeper(
+  store: WpsEventDedupe | undefined,
+  ttlMs: number,
+  clock: WpsClock,
+  log: WpsLogger,
+): DedupeKeeper {
+  let evictionLogged = false;
+  const onEvict = () => {
+    if (evictionLogged) return;
+    evictionLogged = true;
+    log.warn(
+      `event dedupe full (${MEMORY_DEDUPE_MAX_EVENTS} events): the oldest are forgotten early, ` +
+        'so their re-deliveries may run again; use redisEventDedupe(client) at this rate',
+    );
+  };
+  return new DedupeKeeper(
+    store ?? createMemoryEventDedupe(clock, MEMORY_DEDUPE_MAX_EVENTS, onEvict),
+    ttlMs,
+    clock,
+    log,
+  );
 }
