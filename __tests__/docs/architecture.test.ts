@@ -22,12 +22,15 @@ function fileMap(): string {
   return block[1];
 }
 
-/** The map's lines grouped by folder: a line `  name/ …` opens a folder; its continuation lines belong to it. */
+/**
+ * The map's lines grouped by folder: a line `  name/ …` (or `  name/sub/ …` for a nested folder) opens a folder; its
+ * continuation lines belong to it.
+ */
 function namedByFolder(map: string): Map<string, Set<string>> {
   const byFolder = new Map<string, Set<string>>();
   let folder = '';
   for (const line of map.split('\n').slice(1)) {
-    const opens = /^ {2}([a-z-]+)\/\s/.exec(line);
+    const opens = /^ {2}([a-z-]+(?:\/[a-z-]+)*)\/\s/.exec(line);
     if (opens?.[1] !== undefined) folder = opens[1];
     else if (/^ {2}\S/.test(line)) folder = '';
     const names = byFolder.get(folder) ?? new Set<string>();
