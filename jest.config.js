@@ -13,6 +13,14 @@ const base = {
 // Express 5. `express5` is the devDependency alias `npm:express@^5`.
 const express5Dir = path.dirname(require.resolve('express5/package.json'));
 
+// `WPS_EXPRESS_SESSION=oldest jest` runs every suite against express-session 1.17.0, the oldest version the peer
+// range allows (`express-session-oldest` is the devDependency alias `npm:express-session@1.17.0`): the save seam
+// (docs/internals.md) relies on how express-session saves a session, so CI checks both ends of the range.
+const sessionMapper =
+  process.env.WPS_EXPRESS_SESSION === 'oldest'
+    ? { '^express-session$': path.dirname(require.resolve('express-session-oldest/package.json')) }
+    : {};
+
 module.exports = {
   collectCoverageFrom: ['lib/**/*.ts'],
   coverageThreshold: { global: { lines: 90 } },
@@ -25,12 +33,13 @@ module.exports = {
   // Finds a running Redis on 127.0.0.1:6379 when REDIS_URL is unset.
   globalSetup: '<rootDir>/__tests__/global-setup.js',
   projects: [
-    { ...base, displayName: 'express4', globals: { EXPRESS_MAJOR: 4 } },
+    { ...base, displayName: 'express4', globals: { EXPRESS_MAJOR: 4 }, moduleNameMapper: { ...sessionMapper } },
     {
       ...base,
       displayName: 'express5',
       globals: { EXPRESS_MAJOR: 5 },
       moduleNameMapper: {
+        ...sessionMapper,
         '^express$': express5Dir,
         '^express/(.*)$': `${express5Dir}/$1`,
       },

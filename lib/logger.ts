@@ -16,7 +16,9 @@ type Level = keyof WpsLogger;
  */
 export function createLog(logger: WpsLogger): WpsLogger {
   const emit = (level: Level) => (message: string, meta?: Record<string, unknown>) => {
-    logger[level](`express-wps-oauth: ${message}`, meta);
+    // One argument when there is nothing more to say: `console` prints a second `undefined` argument as the word.
+    if (meta === undefined) logger[level](`express-wps-oauth: ${message}`);
+    else logger[level](`express-wps-oauth: ${message}`, meta);
     if (trace.enabled) trace('%s %s %o', level, message, meta ?? {});
   };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };

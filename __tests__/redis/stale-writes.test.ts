@@ -317,10 +317,12 @@ describe('what the guard costs', () => {
     await agent.get('/touch').expect(200);
     expect(counts()).toEqual({ gets: base.gets + 2, sets: base.sets + 1, locks: base.locks });
 
-    // A session without tokens (a login in progress) is saved without reading the store.
+    // A session without tokens (a login in progress) is saved without reading the store. express-session before
+    // 1.18 saves a new session once more at the end of the request, after the login route's own save.
     base = counts();
     await request(h.app).get('/auth/wps/login').expect(302);
-    expect(counts()).toEqual({ gets: base.gets, sets: base.sets + 1, locks: base.locks });
+    const loginSets = process.env.WPS_EXPRESS_SESSION === 'oldest' ? 2 : 1;
+    expect(counts()).toEqual({ gets: base.gets, sets: base.sets + loginSets, locks: base.locks });
   });
 });
 

@@ -66,9 +66,14 @@ export function stateMismatch(
       break;
     case 'no_pending_login': {
       const found = cookieProblems(req, config);
-      const hosts = `callback host "${req.hostname}", redirectUri host "${redirectHostname(config)}"`;
+      const expected = redirectHostname(config);
+      // Name the hosts only when they differ: the same host twice says nothing.
+      const hosts =
+        req.hostname.toLowerCase() === expected.toLowerCase()
+          ? ''
+          : ` (callback host "${req.hostname}", redirectUri host "${expected}")`;
       message =
-        `The session cookie did not come back with the WPS callback (${hosts}): this session has no sign-in in ` +
+        `The session cookie did not come back with the WPS callback${hosts}: this session has no sign-in in ` +
         'progress. ' +
         (found.length > 0
           ? `Found: ${found.join('; ')}.`
