@@ -47,7 +47,9 @@ export class DedupeUnavailableError extends ServiceUnavailableError {
  * import { Redis } from 'ioredis';
  * import { redisEventDedupe, wpsEvents } from 'express-wps-oauth';
  *
- * const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+ * const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true });
+ * redis.on('error', (err: Error) => console.error('redis', err.message));
+ * await redis.connect();
  * express().post('/wps/events', wpsEvents({ dedupe: redisEventDedupe(redis), on: {} }));
  */
 export function redisEventDedupe(client: WpsRedisClient, options: RedisEventDedupeOptions = {}): WpsEventDedupe {

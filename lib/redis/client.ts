@@ -13,7 +13,9 @@ export interface NodeRedisClient {
     value: string,
     options: { expiration: { type: 'PX'; value: number }; condition?: 'NX' },
   ): Promise<unknown>;
+  /** `GET key`. */
   get(key: string): Promise<unknown>;
+  /** `DEL keys...`. */
   del(keys: string[]): Promise<unknown>;
   /** `EVAL script numkeys keys... args...`; a Cluster routes it by its first key. */
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
@@ -30,7 +32,9 @@ export interface IoRedisClient {
   set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<unknown>;
   /** `SET key value PX ms`. */
   set(key: string, value: string, px: 'PX', ms: number): Promise<unknown>;
+  /** `GET key`. */
   get(key: string): Promise<unknown>;
+  /** `DEL keys...`. */
   del(...keys: string[]): Promise<unknown>;
   /** `EVAL script numkeys keys... args...`; a Cluster routes it by its first key. */
   eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
@@ -56,8 +60,8 @@ export interface RedisDialect {
 
 const METHODS = ['set', 'get', 'del', 'eval'] as const;
 
-/** The clients that work, for the message that refuses one. */
-export const CLIENTS_THAT_WORK =
+// The clients that work, for the message that refuses one.
+const CLIENTS_THAT_WORK =
   "a client of node-redis 5 or 6 (createClient() or createCluster() from 'redis') or " +
   "of ioredis 5 or 6 (new Redis() or new Cluster() from 'ioredis')";
 

@@ -51,7 +51,9 @@ export interface RedisRefreshLockOptions {
  * import { Cluster } from 'ioredis';
  * import { redisRefreshLock, wpsAuth } from 'express-wps-oauth';
  *
- * const redis = new Cluster([{ host: '10.0.0.1', port: 6379 }]);
+ * const redis = new Cluster([{ host: '10.0.0.1', port: 6379 }], { lazyConnect: true });
+ * redis.on('error', (err: Error) => console.error('redis', err.message));
+ * await redis.connect();
  * express().use(wpsAuth({ refreshLock: redisRefreshLock(redis) }));
  */
 export function redisRefreshLock(client: WpsRedisClient, options: RedisRefreshLockOptions = {}): RefreshLock {
