@@ -7,6 +7,8 @@ const base = {
   roots: ['<rootDir>/__tests__'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }] },
+  // The Redis client matrix has its own config and script (npm run test:redis-matrix).
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/__tests__/redis-matrix/'],
 };
 
 // lib/ imports express only as types; tests import it at runtime, so remapping `express` runs the same suite on
@@ -47,7 +49,7 @@ module.exports = {
       // Redis lock itself, the suites of forked app instances (they load Express 4 whatever Jest maps), and whether
       // the docs compile and agree.
       testPathIgnorePatterns: [
-        '/node_modules/',
+        ...base.testPathIgnorePatterns,
         '<rootDir>/__tests__/package\\.test\\.ts$',
         '<rootDir>/__tests__/redis/redis-lock\\.test\\.ts$',
         '<rootDir>/__tests__/redis/multi-instance\\.test\\.ts$',

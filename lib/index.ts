@@ -19,7 +19,8 @@ export {
   RefreshLockUnavailableError,
   type MemoryRefreshLockOptions,
 } from './refresh/refresh-lock';
-export { redisRefreshLock, type RedisLockClient, type RedisRefreshLockOptions } from './refresh/redis-lock';
+export { redisRefreshLock, type RedisRefreshLockOptions } from './refresh/redis-lock';
+export type { IoRedisClient, NodeRedisClient, WpsRedisClient } from './redis/client';
 export { createWpsAppClient } from './wps/app-client';
 export { systemClock, type WpsClock } from './clock';
 export { WPS_REFRESH_CHANNEL, type WpsRefreshOutcome, type WpsRefreshReport } from './refresh/refresh-report';

@@ -1,7 +1,8 @@
 import express from 'express';
 import request from 'supertest';
-import { redisEventDedupe, wpsEvents, type RedisLockClient } from '../../lib';
+import { redisEventDedupe, wpsEvents } from '../../lib';
 import { resolveEventsConfig } from '../../lib/events/config';
+import { createClient } from 'redis';
 
 const HEAD = 'express-wps-oauth: invalid wpsEvents options:\n';
 
@@ -140,25 +141,30 @@ describe('wpsEvents options', () => {
 });
 
 describe('redisEventDedupe options', () => {
-  const client = { set: () => Promise.resolve('OK'), eval: () => Promise.resolve(1) } as RedisLockClient;
+  // Never connected: enough to validate options.
+  const client = createClient();
 
-  it('refuses what is not a node-redis client, and bad options, with the fix', () => {
+  it('refuses what is not a Redis client, and bad options, with the fix', () => {
     expect(() => redisEventDedupe({} as never)).toThrow(
       new TypeError(
-        'express-wps-oauth: redisEventDedupe(client) expects a node-redis v5 client, e.g. ' +
-          "redisEventDedupe(createClient({ url: 'redis://127.0.0.1:6379' })) from the 'redis' package",
+        'express-wps-oauth: redisEventDedupe(client) cannot use this client: it has no set(), get(), del(), eval(). ' +
+          "It takes a client of node-redis 5 or 6 (createClient() or createCluster() from 'redis') or " +
+          "of ioredis 5 or 6 (new Redis() or new Cluster() from 'ioredis').",
       ),
     );
     expect(() => redisEventDedupe(client, { prefix: 5 as never })).toThrow(
-      new TypeError('express-wps-oauth: redisEventDedupe option prefix must be a string'),
+      new TypeError('express-wps-oauth: invalid redisEventDedupe options:\n  - prefix must be a string'),
     );
     expect(() => redisEventDedupe(client, { commandTimeoutMs: 0 })).toThrow(
       new TypeError(
-        'express-wps-oauth: redisEventDedupe option commandTimeoutMs must be a whole number of ms, 1 to 60000',
+        'express-wps-oauth: invalid redisEventDedupe options:\n' +
+          '  - commandTimeoutMs must be a whole number of ms from 1 to 60000',
       ),
     );
     expect(() => redisEventDedupe(client, null as never)).toThrow(
-      new TypeError('express-wps-oauth: redisEventDedupe(client, options) expects an options object'),
+      new TypeError(
+        "express-wps-oauth: redisEventDedupe(client, options) expects an options object, e.g. redisEventDedupe(client, { prefix: 'my-app:' })",
+      ),
     );
   });
 

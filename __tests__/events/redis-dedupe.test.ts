@@ -1,46 +1,105 @@
-import path from 'node:path';
+import { Redis as IoRedis } from 'ioredis';
 import { redisEventDedupe } from '../../lib';
 import { signWpsEvent } from '../../lib/testing';
 import {
+  CLIENT_KINDS,
+  connectKind,
   connectRedis,
   deleteKeys,
   describeRedis,
   keysUnder,
   removeDir,
-  startInstance,
+  startEventInstance,
   startRedisProxy,
   transpileLib,
   uniquePrefix,
+  type EventInstance,
+  type KindClient,
   type Redis,
   type RedisProxy,
 } from '../redis/helpers';
 import { APP_ID, APP_KEY, CREDENTIALS, postJson, startEventsApp, waitFor, type EventsServer } from './helpers';
 
-/** What a forked instance (fixtures/events-instance.js) reported. */
-interface EventInstance {
-  url: string;
-  handled: { pid: number; nonce: string; data: unknown }[];
-  logs: string[];
-  stop(): Promise<void>;
-}
-
-async function startEventInstance(env: Record<string, string>): Promise<EventInstance> {
-  const handled: EventInstance['handled'] = [];
-  const instance = await startInstance(env, {
-    fixture: path.join(__dirname, 'fixtures/events-instance.js'),
-    onMessage: (msg) => {
-      if (msg.handled !== undefined) handled.push(msg.handled as EventInstance['handled'][number]);
-    },
+describe('redisEventDedupe(client, options) arguments', () => {
+  it('refuses what is not a Redis client, saying what it lacks and which clients work', () => {
+    expect(() => redisEventDedupe({ get: () => Promise.resolve(null) } as never)).toThrow(
+      new TypeError(
+        'express-wps-oauth: redisEventDedupe(client) cannot use this client: it has no set(), del(), eval(). ' +
+          "It takes a client of node-redis 5 or 6 (createClient() or createCluster() from 'redis') or " +
+          "of ioredis 5 or 6 (new Redis() or new Cluster() from 'ioredis').",
+      ),
+    );
   });
-  return {
-    url: `http://127.0.0.1:${instance.port}/wps/events`,
-    handled,
-    logs: instance.logs,
-    stop: () => instance.stop(),
-  };
-}
+
+  it('lists every bad option by name, and refuses options that are not an object', () => {
+    const client = new IoRedis({ lazyConnect: true });
+    expect(() => redisEventDedupe(client, { prefix: ['a'] as never, commandTimeoutMs: 0 })).toThrow(
+      new TypeError(
+        'express-wps-oauth: invalid redisEventDedupe options:\n' +
+          '  - prefix must be a string\n' +
+          '  - commandTimeoutMs must be a whole number of ms from 1 to 60000',
+      ),
+    );
+    expect(() => redisEventDedupe(client, null as never)).toThrow(
+      new TypeError(
+        "express-wps-oauth: redisEventDedupe(client, options) expects an options object, e.g. redisEventDedupe(client, { prefix: 'my-app:' })",
+      ),
+    );
+    expect(() => redisEventDedupe(client, { prefix: undefined, commandTimeoutMs: undefined })).not.toThrow();
+  });
+});
+
+describeRedis('redisEventDedupe on a real Redis', () => {
+  let redis: Redis;
+  let prefix: string;
+
+  beforeAll(async () => {
+    redis = await connectRedis();
+  });
+  afterAll(() => redis?.close());
+  beforeEach(() => {
+    prefix = uniquePrefix();
+  });
+  afterEach(() => deleteKeys(redis, prefix));
+
+  describe.each(CLIENT_KINDS)('through %s', (kind) => {
+    let a: KindClient;
+    let b: KindClient;
+
+    beforeAll(async () => {
+      [a, b] = await Promise.all([connectKind(kind), connectKind(kind)]);
+    });
+    afterAll(() => {
+      a?.close();
+      b?.close();
+    });
+
+    it('refuses an event claimed through another client, until its claimant forgets it', async () => {
+      const first = redisEventDedupe(a.client, { prefix });
+      const second = redisEventDedupe(b.client, { prefix });
+      expect(await first.claim('event-1', 5000)).toBe(true);
+      expect(await second.claim('event-1', 5000)).toBe(false);
+      expect(await first.claim('event-1', 5000)).toBe(false);
+      // Only the claimant's release forgets it.
+      await second.release('event-1');
+      expect(await second.claim('event-1', 5000)).toBe(false);
+      await first.release('event-1');
+      expect(await second.claim('event-1', 5000)).toBe(true);
+      const ttl = await redis.pTTL(`${prefix}event-1`);
+      expect(ttl).toBeGreaterThan(4000);
+      expect(ttl).toBeLessThanOrEqual(5000);
+    });
+  });
+});
 
 describeRedis('two app instances sharing redisEventDedupe', () => {
+  describe.each([
+    ['node-redis', 'redis'],
+    ['ioredis', 'ioredis'],
+  ])('through %s', (_kind, clientPackage) => twoInstanceSuite(clientPackage));
+});
+
+function twoInstanceSuite(clientPackage: string): void {
   let libDir: string | undefined;
   let redis: Redis;
   let prefix: string;
@@ -68,6 +127,7 @@ describeRedis('two app instances sharing redisEventDedupe', () => {
       WPS_LIB_DIR: libDir as string,
       REDIS_URL: process.env.REDIS_URL as string,
       KEY_PREFIX: prefix,
+      REDIS_CLIENT: clientPackage,
       APP_ID,
       APP_KEY,
     };
@@ -105,11 +165,15 @@ describeRedis('two app instances sharing redisEventDedupe', () => {
     expect(await postJson(a.url, body)).toMatchObject({ status: 200, body: { code: 0 } });
     expect([a.handled.length, b.handled.length]).toEqual([1, 1]);
   });
-});
+}
 
 describeRedis('redisEventDedupe while Redis is down', () => {
+  describe.each(CLIENT_KINDS)('through %s', (kind) => outageSuite(kind));
+});
+
+function outageSuite(kind: (typeof CLIENT_KINDS)[number]): void {
   let proxy: RedisProxy;
-  let client: Redis;
+  let client: KindClient;
   let s: EventsServer;
   let prefix: string;
   let direct: Redis;
@@ -121,13 +185,13 @@ describeRedis('redisEventDedupe while Redis is down', () => {
   beforeEach(async () => {
     prefix = uniquePrefix();
     proxy = await startRedisProxy(process.env.REDIS_URL as string);
-    client = await connectRedis(proxy.url);
-    s = await startEventsApp(false, { dedupe: redisEventDedupe(client, { prefix, commandTimeoutMs: 200 }) });
+    client = await connectKind(kind, proxy.url);
+    s = await startEventsApp(false, { dedupe: redisEventDedupe(client.client, { prefix, commandTimeoutMs: 200 }) });
   });
   afterEach(async () => {
     await s.close();
     await proxy.close();
-    client.destroy();
+    client.close();
     await deleteKeys(direct, prefix);
   });
 
@@ -138,7 +202,7 @@ describeRedis('redisEventDedupe while Redis is down', () => {
     const first = send(1);
     expect((await postJson(s.url, first)).status).toBe(200);
     await proxy.down();
-    await waitFor(() => !client.isReady);
+    await waitFor(() => !client.ready());
     const during = send(2);
     const replies = [];
     for (const body of [during, during, send(3), first]) replies.push(await postJson(s.url, body));
@@ -151,7 +215,7 @@ describeRedis('redisEventDedupe while Redis is down', () => {
     ]);
 
     await proxy.up();
-    await waitFor(() => client.isReady);
+    await waitFor(() => client.ready());
     expect((await postJson(s.url, send(4))).status).toBe(200);
     expect(outageLines()).toHaveLength(2);
     expect(outageLines()[1]).toBe(
@@ -168,4 +232,4 @@ describeRedis('redisEventDedupe while Redis is down', () => {
     expect(outageLines()[0]).toContain(`{"reason":"Redis did not answer the event dedupe's SET NX within 200 ms"}`);
     proxy.freeze(false);
   });
-});
+}

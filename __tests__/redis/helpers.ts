@@ -5,8 +5,10 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Redis as IoRedis } from 'ioredis';
 import { createClient } from 'redis';
 import ts from 'typescript';
+import type { WpsRedisClient } from '../../lib';
 
 /**
  * Where the Redis tests find Redis: REDIS_URL, or a Redis answering on 127.0.0.1:6379 (found by
@@ -48,6 +50,44 @@ export async function connectRedis(url = REDIS_URL as string, options: { reconne
   client.on('error', () => {});
   await client.connect();
   return client;
+}
+
+/** A connected ioredis client (reconnecting every 50 ms unless `reconnect` is false), quiet about provoked errors. */
+export async function connectIoRedis(
+  url = REDIS_URL as string,
+  options: { reconnect?: boolean } = {},
+): Promise<IoRedis> {
+  const client = new IoRedis(url, {
+    lazyConnect: true,
+    retryStrategy: options.reconnect === false ? () => null : () => 50,
+  });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+/** The client packages the normal suite runs the Redis helpers with (the matrix covers every major version). */
+export type ClientKind = 'node-redis' | 'ioredis';
+export const CLIENT_KINDS: ClientKind[] = ['node-redis', 'ioredis'];
+
+/** A connected client of either kind, as the Redis helpers take it. */
+export interface KindClient {
+  kind: ClientKind;
+  client: WpsRedisClient;
+  /** Whether the client says it is connected (node-redis `isReady`, ioredis `status === 'ready'`). */
+  ready(): boolean;
+  /** Disconnect at once. */
+  close(): void;
+}
+
+/** Connect a client of `kind` to `url` (reconnecting every 50 ms). */
+export async function connectKind(kind: ClientKind, url = REDIS_URL as string): Promise<KindClient> {
+  if (kind === 'ioredis') {
+    const io = await connectIoRedis(url);
+    return { kind, client: io, ready: () => io.status === 'ready', close: () => io.disconnect() };
+  }
+  const node = await connectRedis(url);
+  return { kind, client: node, ready: () => node.isReady, close: () => node.destroy() };
 }
 
 /** A key prefix no other run (or parallel test file) uses. */
@@ -152,6 +192,32 @@ export function startInstance(
   });
 }
 
+/** What a forked events instance (__tests__/events/fixtures/events-instance.js) reported. */
+export interface EventInstance {
+  /** Its `wpsEvents()` URL. */
+  url: string;
+  handled: { pid: number; nonce: string; data: unknown }[];
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/** Fork an events instance (wpsEvents with the Redis dedupe) with these settings; resolves once it listens. */
+export async function startEventInstance(env: Record<string, string>): Promise<EventInstance> {
+  const handled: EventInstance['handled'] = [];
+  const instance = await startInstance(env, {
+    fixture: path.join(__dirname, '../events/fixtures/events-instance.js'),
+    onMessage: (msg) => {
+      if (msg.handled !== undefined) handled.push(msg.handled as EventInstance['handled'][number]);
+    },
+  });
+  return {
+    url: `http://127.0.0.1:${instance.port}/wps/events`,
+    handled,
+    logs: instance.logs,
+    stop: () => instance.stop(),
+  };
+}
+
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 /** A response, with the body parsed when it is JSON and how long the request took. */
@@ -229,7 +295,10 @@ export interface RedisProxy {
   close(): Promise<void>;
 }
 
-/** Start a {@link RedisProxy} on 127.0.0.1 in front of `target` (a redis:// URL on loopback). */
+/**
+ * Start a {@link RedisProxy} on 127.0.0.1 in front of `target` (a redis:// URL on loopback). Its `url` is `target`
+ * with the proxy's host and port: the database number and any credentials are kept.
+ */
 export async function startRedisProxy(target: string): Promise<RedisProxy> {
   const { hostname, port } = new URL(target);
   const sockets = new Set<net.Socket>();
@@ -260,13 +329,16 @@ export async function startRedisProxy(target: string): Promise<RedisProxy> {
   const listen = (p: number) => new Promise<void>((resolve) => server.listen(p, '127.0.0.1', () => resolve()));
   await listen(0);
   const proxyPort = (server.address() as net.AddressInfo).port;
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String(proxyPort);
   const down = () =>
     new Promise<void>((resolve) => {
       server.close(() => resolve());
       for (const s of sockets) s.destroy();
     });
   return {
-    url: `redis://127.0.0.1:${proxyPort}`,
+    url: url.href,
     down,
     up: () => listen(proxyPort),
     freeze(value) {

@@ -3,12 +3,15 @@ import { redisRefreshLock } from '../../lib/refresh/redis-lock';
 import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, signIn } from '../helpers/app';
 import {
+  CLIENT_KINDS,
+  connectKind,
   connectRedis,
   deleteKeys,
   describeRedis,
   startRedisProxy,
   uniquePrefix,
   waitFor,
+  type KindClient,
   type Redis,
   type RedisProxy,
 } from './helpers';
@@ -16,10 +19,14 @@ import {
 type Agent = ReturnType<typeof request.agent>;
 
 describeRedis('Redis down: no refresh without the refresh lock', () => {
+  describe.each(CLIENT_KINDS)('through %s', (kind) => outageSuite(kind));
+});
+
+function outageSuite(kind: (typeof CLIENT_KINDS)[number]): void {
   let fake: FakeWps;
   let redis: Redis;
   let proxy: RedisProxy;
-  let client: Redis;
+  let client: KindClient;
   let prefix: string;
 
   beforeAll(async () => {
@@ -35,10 +42,10 @@ describeRedis('Redis down: no refresh without the refresh lock', () => {
   beforeEach(async () => {
     prefix = uniquePrefix();
     proxy = await startRedisProxy(process.env.REDIS_URL as string);
-    client = await connectRedis(proxy.url);
+    client = await connectKind(kind, proxy.url);
   });
   afterEach(async () => {
-    client.destroy();
+    client.close();
     await proxy.close();
     await deleteKeys(redis, prefix);
   });
@@ -74,14 +81,14 @@ describeRedis('Redis down: no refresh without the refresh lock', () => {
     'requests answered 503';
 
   it('refreshes nothing while Redis is down (a 503 to retry, the tokens kept), then refreshes once it is back', async () => {
-    const t = createTestApp(fake, { refreshLock: redisRefreshLock(client, { prefix }) });
+    const t = createTestApp(fake, { refreshLock: redisRefreshLock(client.client, { prefix }) });
     const alice = request.agent(t.app);
     const bob = request.agent(t.app);
     await signIn(alice);
     await signIn(bob);
 
     await proxy.down();
-    await waitFor(() => !client.isReady);
+    await waitFor(() => !client.ready());
     await refusedStorm(alice, 200);
     await refusedStorm(bob, 100);
 
@@ -90,7 +97,7 @@ describeRedis('Redis down: no refresh without the refresh lock', () => {
     ]);
 
     await proxy.up();
-    await waitFor(() => client.isReady);
+    await waitFor(() => client.ready());
     await storm(bob, 20);
     await storm(alice, 20);
     expect(linesWith(t.logger.lines, 'refresh lock available again')).toEqual([
@@ -100,7 +107,7 @@ describeRedis('Redis down: no refresh without the refresh lock', () => {
   }, 20_000);
 
   it('treats a Redis that stops answering as down after commandTimeoutMs, once', async () => {
-    const t = createTestApp(fake, { refreshLock: redisRefreshLock(client, { prefix, commandTimeoutMs: 150 }) });
+    const t = createTestApp(fake, { refreshLock: redisRefreshLock(client.client, { prefix, commandTimeoutMs: 150 }) });
     const alice = request.agent(t.app);
     await signIn(alice);
 
@@ -112,4 +119,4 @@ describeRedis('Redis down: no refresh without the refresh lock', () => {
       expect.stringContaining('{"reason":"Redis did not answer the refresh lock\'s SET NX within 150 ms"}'),
     ]);
   }, 20_000);
-});
+}

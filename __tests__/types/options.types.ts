@@ -9,6 +9,7 @@ import {
   type WpsAuthOptions,
   type WpsLogger,
 } from '../../lib';
+import { createClient } from 'redis';
 
 // Everything is optional (environment variables supply the three required values).
 wpsAuth();
@@ -105,10 +106,7 @@ createWpsAppClient({
   clock: undefined,
 });
 requireWpsToken({ unauthenticated: undefined });
-redisRefreshLock(
-  { set: () => Promise.resolve('OK'), eval: () => Promise.resolve(1) },
-  { prefix: maybeString, commandTimeoutMs: maybeNumber },
-);
+redisRefreshLock(createClient(), { prefix: maybeString, commandTimeoutMs: maybeNumber });
 // …but `undefined` is still no value for an option without a default.
 // @ts-expect-error the lock is an object with acquire and release
 wpsAuth({ refreshLock: null });

@@ -1,107 +1,127 @@
-import { ServiceUnavailableError } from '../errors';
-
 /**
- * The part of a `redis` v5 client (`createClient()` or `createCluster()`, any modules or RESP version) that
- * {@link redisRefreshLock} and `redisEventDedupe` use. Typed structurally so this package never loads `redis` itself.
+ * A node-redis 5 or 6 client: `createClient()` or `createCluster()` from `redis` (any modules, RESP 2 or 3). Only
+ * what the Redis helpers use, typed structurally: this package never loads `redis`.
  */
-export interface RedisLockClient {
-  /** `SET key value NX PX ttl`. */
+export interface NodeRedisClient {
+  /** `false` until `connect()` resolves and after `close()` or `destroy()`. */
+  readonly isOpen: boolean;
+  /** `false` while connecting or reconnecting. A v5 Cluster has none: its `isOpen` stands in. */
+  readonly isReady?: boolean;
+  /** `SET key value [PX ms] [NX]`, in node-redis's option shape (v5 and v6 alike). */
   set(
     key: string,
     value: string,
-    options: { expiration: { type: 'PX'; value: number }; condition: 'NX' },
+    options: { expiration: { type: 'PX'; value: number }; condition?: 'NX' },
   ): Promise<unknown>;
-  /** `EVAL script numkeys keys... args...`. */
+  /** `GET key`. */
+  get(key: string): Promise<unknown>;
+  /** `DEL keys...`. */
+  del(keys: string[]): Promise<unknown>;
+  /** `EVAL script numkeys keys... args...`; a Cluster routes it by its first key. */
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  /** `false` while the client is not connected: commands would wait in its offline queue, so callers fail fast. */
-  readonly isReady?: boolean;
 }
 
 /**
- * Thrown when a Redis-backed helper cannot use Redis right now, with a message safe to log: no key, no URL, no
- * credential. Internal: each helper's own subclass is what callers see.
+ * An ioredis 5 or 6 client: `new Redis()` or `new Cluster()` from `ioredis`. Only what the Redis helpers use, typed
+ * structurally: this package never loads `ioredis`.
  */
-export class RedisUnavailableError extends ServiceUnavailableError {}
-
-// Delete the key only if this owner still holds it: after a TTL expiry somebody else may hold it now.
-const RELEASE_SCRIPT =
-  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-
-/** The two commands the Redis helpers need, checked for readiness and bounded in time. Internal. */
-export interface OwnedKeys {
-  /** `SET <prefix>key owner NX PX ttlMs`: `true` when taken. */
-  take(key: string, owner: string, ttlMs: number): Promise<boolean>;
-  /** Delete `<prefix>key` only if `owner` still holds it. */
-  release(key: string, owner: string): Promise<void>;
+export interface IoRedisClient {
+  /** `'ready'` once connected; `'wait'`, `'connecting'`, `'reconnecting'`, `'end'`… otherwise. */
+  readonly status: string;
+  /** `SET key value PX ms NX`. */
+  set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<unknown>;
+  /** `SET key value PX ms`. */
+  set(key: string, value: string, px: 'PX', ms: number): Promise<unknown>;
+  /** `GET key`. */
+  get(key: string): Promise<unknown>;
+  /** `DEL keys...`. */
+  del(...keys: string[]): Promise<unknown>;
+  /** `EVAL script numkeys keys... args...`; a Cluster routes it by its first key. */
+  eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
 }
 
-/** What a Redis helper is: its name in messages, its options, and the error it throws when Redis is unusable. */
-export interface RedisHelper {
-  /** E.g. `redisRefreshLock`. */
-  factory: string;
-  /** E.g. `the refresh lock`. */
-  what: string;
-  prefix: unknown;
-  commandTimeoutMs: unknown;
-  unavailable: new (message: string) => ServiceUnavailableError;
+/**
+ * A Redis client the Redis helpers ({@link redisRefreshLock}, `redisEventDedupe`) accept: node-redis 5 or 6, or
+ * ioredis 5 or 6, on one Redis or a Cluster. Pass the client your app already has (the one `connect-redis` uses).
+ */
+export type WpsRedisClient = NodeRedisClient | IoRedisClient;
+
+/** The commands the helpers send, in the client's own call shapes, unbounded. Internal. */
+export interface RedisDialect {
+  readonly kind: 'node-redis' | 'ioredis';
+  /** Whether the client is connected now: when not, its commands would wait in its offline queue. */
+  ready(): boolean;
+  setNx(key: string, value: string, ttlMs: number): Promise<unknown>;
+  setPx(key: string, value: string, ttlMs: number): Promise<unknown>;
+  get(key: string): Promise<unknown>;
+  del(keys: string[]): Promise<unknown>;
+  eval(script: string, keys: string[], args: string[]): Promise<unknown>;
 }
 
-/** Validate a Redis helper's client and options (throwing `TypeError`s that name the factory) and wrap the client. */
-export function ownedKeys(client: RedisLockClient, helper: RedisHelper, defaultPrefix: string): OwnedKeys {
-  const { factory, what, unavailable } = helper;
-  if (
-    typeof client !== 'object' ||
-    client === null ||
-    typeof client.set !== 'function' ||
-    typeof client.eval !== 'function'
-  ) {
-    throw new TypeError(
-      `express-wps-oauth: ${factory}(client) expects a node-redis v5 client, e.g. ` +
-        `${factory}(createClient({ url: 'redis://127.0.0.1:6379' })) from the 'redis' package`,
-    );
-  }
-  const prefix = helper.prefix ?? defaultPrefix;
-  const timeoutOption = helper.commandTimeoutMs ?? 1000;
-  if (typeof prefix !== 'string') throw new TypeError(`express-wps-oauth: ${factory} option prefix must be a string`);
-  if (
-    typeof timeoutOption !== 'number' ||
-    !Number.isInteger(timeoutOption) ||
-    timeoutOption < 1 ||
-    timeoutOption > 60_000
-  ) {
-    throw new TypeError(
-      `express-wps-oauth: ${factory} option commandTimeoutMs must be a whole number of ms, 1 to 60000`,
-    );
-  }
-  const timeoutMs: number = timeoutOption;
+const METHODS = ['set', 'get', 'del', 'eval'] as const;
 
-  function bounded<T>(command: () => Promise<T>, name: string): Promise<T> {
-    if (client.isReady === false) {
-      return Promise.reject(
-        new unavailable(`the Redis client of ${what} is not ready (not connected or reconnecting)`),
-      );
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new unavailable(`Redis did not answer ${what}'s ${name} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    return Promise.race([command(), timeout]).finally(() => clearTimeout(timer));
-  }
+// The clients that work, for the message that refuses one.
+const CLIENTS_THAT_WORK =
+  "a client of node-redis 5 or 6 (createClient() or createCluster() from 'redis') or " +
+  "of ioredis 5 or 6 (new Redis() or new Cluster() from 'ioredis')";
 
+type Detected =
+  { kind: 'node-redis'; client: NodeRedisClient } | { kind: 'ioredis'; client: IoRedisClient } | { problem: string };
+
+/** Tell the client kind by what it offers (never by `instanceof`: the app may load its own copy of either). */
+function detect(value: unknown): Detected {
+  if (value === undefined || value === null) return { problem: `got ${String(value)}` };
+  if (typeof value === 'string') return { problem: 'got a string (pass a client, not its URL)' };
+  if (typeof value !== 'object') return { problem: `got a ${typeof value}` };
+  const offered = value as Record<string, unknown>;
+  const missing = METHODS.filter((name) => typeof offered[name] !== 'function');
+  if (missing.length > 0) return { problem: `it has no ${missing.map((name) => `${name}()`).join(', ')}` };
+  if (typeof offered['status'] === 'string') return { kind: 'ioredis', client: value as IoRedisClient };
+  if (typeof offered['isOpen'] !== 'boolean') {
+    return { problem: 'it has neither isOpen (node-redis) nor status (ioredis)' };
+  }
+  // node-redis 4 has isOpen too, but its SET ignores v5's option shape: NX would be dropped without a word.
+  if (typeof offered['withTypeMapping'] !== 'function') {
+    return { problem: 'it has no withTypeMapping(), so it is node-redis 4 or older, whose SET options differ' };
+  }
+  return { kind: 'node-redis', client: value as NodeRedisClient };
+}
+
+function nodeRedisDialect(client: NodeRedisClient): RedisDialect {
   return {
-    async take(key, owner, ttlMs) {
-      // A SET that times out here may still land later: it then holds an orphan key that expires by its TTL.
-      const reply = await bounded(
-        () => client.set(prefix + key, owner, { expiration: { type: 'PX', value: ttlMs }, condition: 'NX' }),
-        'SET NX',
-      );
-      return reply !== null;
-    },
-    async release(key, owner) {
-      await bounded(() => client.eval(RELEASE_SCRIPT, { keys: [prefix + key], arguments: [owner] }), 'release');
-    },
+    kind: 'node-redis',
+    ready: () => client.isReady ?? client.isOpen,
+    setNx: (key, value, ttlMs) => client.set(key, value, { expiration: { type: 'PX', value: ttlMs }, condition: 'NX' }),
+    setPx: (key, value, ttlMs) => client.set(key, value, { expiration: { type: 'PX', value: ttlMs } }),
+    get: (key) => client.get(key),
+    del: (keys) => client.del(keys),
+    eval: (script, keys, args) => client.eval(script, { keys, arguments: args }),
   };
+}
+
+function ioRedisDialect(client: IoRedisClient): RedisDialect {
+  return {
+    kind: 'ioredis',
+    ready: () => client.status === 'ready',
+    setNx: (key, value, ttlMs) => client.set(key, value, 'PX', ttlMs, 'NX'),
+    setPx: (key, value, ttlMs) => client.set(key, value, 'PX', ttlMs),
+    get: (key) => client.get(key),
+    del: (keys) => client.del(...keys),
+    eval: (script, keys, args) => client.eval(script, keys.length, ...keys, ...args),
+  };
+}
+
+/**
+ * The {@link RedisDialect} of `client`, or a `TypeError` that says what it lacks and which clients work, thrown
+ * when the helper named `factory` is created. Internal.
+ */
+export function redisDialect(client: unknown, factory: string): RedisDialect {
+  const detected = detect(client);
+  if ('problem' in detected) {
+    throw new TypeError(
+      `express-wps-oauth: ${factory}(client) cannot use this client: ${detected.problem}. ` +
+        `It takes ${CLIENTS_THAT_WORK}.`,
+    );
+  }
+  return detected.kind === 'ioredis' ? ioRedisDialect(detected.client) : nodeRedisDialect(detected.client);
 }

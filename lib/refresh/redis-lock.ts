@@ -1,20 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { RefreshLockUnavailableError } from './refresh-lock';
-import { ownedKeys, type RedisLockClient } from '../redis/client';
+import type { WpsRedisClient } from '../redis/client';
+import { setUpRedisHelper } from '../redis/helper';
+import { ownedKeys } from '../redis/owned-keys';
 import type { RefreshLock } from '../types';
-
-export type { RedisLockClient } from '../redis/client';
 
 /** Options of {@link redisRefreshLock}. */
 export interface RedisRefreshLockOptions {
   /**
-   * Prepended to every lock key (the key is the session id).
+   * Prepended to every lock key (the rest is the session id).
    * @default 'wps-refresh-lock:'
    */
   prefix?: string | undefined;
   /**
    * How long to wait for Redis to answer one command before treating the lock as unavailable (then refreshes
-   * are serialized within each process only, and this is logged once).
+   * are serialized within each process only, and this is logged once). A whole number of ms, 1 to 60000.
    * @default 1000
    */
   commandTimeoutMs?: number | undefined;
@@ -24,34 +24,46 @@ export interface RedisRefreshLockOptions {
  * A {@link RefreshLock} in Redis, for several instances that share sessions (e.g. through `connect-redis`): one
  * refresh per session across all of them, so WPS's refresh-token rotation never signs a user out.
  *
- * Acquiring is `SET <prefix><session id> <random owner> NX PX <ttl>`; releasing deletes the key only if the
- * owner still matches (a Lua script), so a holder whose lock expired cannot release somebody else's. The lock
- * holds no token, only a random owner id. Pass the same client `connect-redis` uses, after `connect()`; a client
- * that is not ready, or a Redis that does not answer within `commandTimeoutMs`, makes refreshes fall back to
- * in-process serialization, logged once.
+ * Takes node-redis 5 or 6 (`createClient()`, `createCluster()`) or ioredis 5 or 6 (`new Redis()`, `new Cluster()`),
+ * told apart by what the client offers; anything else is refused here with a `TypeError` saying what it lacks.
+ * Acquiring is `SET <prefix><session id> <random owner> PX <ttl> NX`; releasing deletes the key only if the owner
+ * still matches (a Lua script), so a holder whose lock expired cannot release somebody else's. Each command touches
+ * one key, so on a Cluster each goes to its key's slot: no hash tag is needed. The lock holds no token.
+ *
+ * Redis unusable: while the client is not ready (not connected yet, reconnecting, closed), commands fail at once
+ * without entering its offline queue; a command Redis does not answer within `commandTimeoutMs` (a stalled
+ * network; ioredis and Cluster clients keep queued commands) is abandoned. From the first such failure until the
+ * first command that succeeds again, refreshes are serialized within each process only: `wpsAuth` logs
+ * `refresh lock unavailable` once (an error, with the reason but no key or URL) and `refresh lock available again`
+ * once it is back. Requests keep being served.
  *
  * @example
+ * import express from 'express';
  * import { createClient } from 'redis';
- * import { RedisStore } from 'connect-redis';
+ * import { redisRefreshLock, wpsAuth } from 'express-wps-oauth';
  *
- * const redis = createClient({ url: process.env.REDIS_URL });
- * redis.on('error', (err) => console.error('redis', err));
+ * const redis = createClient({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+ * redis.on('error', (err: Error) => console.error('redis', err.message));
  * await redis.connect();
- * app.use(session({ store: new RedisStore({ client: redis }), secret, resave: false, saveUninitialized: false }));
- * app.use(wpsAuth({ refreshLock: redisRefreshLock(redis) }));
+ * express().use(wpsAuth({ refreshLock: redisRefreshLock(redis, { prefix: 'my-app:lock:' }) }));
+ * @example
+ * import express from 'express';
+ * import { Cluster } from 'ioredis';
+ * import { redisRefreshLock, wpsAuth } from 'express-wps-oauth';
+ *
+ * const redis = new Cluster([{ host: '10.0.0.1', port: 6379 }], { lazyConnect: true });
+ * redis.on('error', (err: Error) => console.error('redis', err.message));
+ * await redis.connect();
+ * express().use(wpsAuth({ refreshLock: redisRefreshLock(redis) }));
  */
-export function redisRefreshLock(client: RedisLockClient, options: RedisRefreshLockOptions = {}): RefreshLock {
-  const keys = ownedKeys(
-    client,
-    {
-      factory: 'redisRefreshLock',
-      what: 'the refresh lock',
-      prefix: options.prefix,
-      commandTimeoutMs: options.commandTimeoutMs,
-      unavailable: RefreshLockUnavailableError,
-    },
-    'wps-refresh-lock:',
-  );
+export function redisRefreshLock(client: WpsRedisClient, options: RedisRefreshLockOptions = {}): RefreshLock {
+  const { commands, prefix } = setUpRedisHelper(client, options, {
+    factory: 'redisRefreshLock',
+    what: 'the refresh lock',
+    defaultPrefix: 'wps-refresh-lock:',
+    unavailable: RefreshLockUnavailableError,
+  });
+  const keys = ownedKeys(commands, prefix);
   return {
     async acquire(key, ttlMs) {
       const owner = randomUUID();
