@@ -53,6 +53,7 @@ module.exports = {
         '<rootDir>/__tests__/package\\.test\\.ts$',
         '<rootDir>/__tests__/redis/redis-lock\\.test\\.ts$',
         '<rootDir>/__tests__/redis/multi-instance\\.test\\.ts$',
+        '<rootDir>/__tests__/redis/blip\\.test\\.ts$',
         '<rootDir>/__tests__/events/redis-dedupe\\.test\\.ts$',
         '<rootDir>/__tests__/docs/',
       ],

@@ -13,8 +13,8 @@ export interface RedisRefreshLockOptions {
    */
   prefix?: string | undefined;
   /**
-   * How long to wait for Redis to answer one command before treating the lock as unavailable (then refreshes
-   * are serialized within each process only, and this is logged once). A whole number of ms, 1 to 60000.
+   * How long to wait for Redis to answer one command before treating the lock as unavailable (then nothing is
+   * refreshed until it is back, and this is logged once). A whole number of ms, 1 to 60000.
    * @default 1000
    */
   commandTimeoutMs?: number | undefined;
@@ -33,9 +33,10 @@ export interface RedisRefreshLockOptions {
  * Redis unusable: while the client is not ready (not connected yet, reconnecting, closed), commands fail at once
  * without entering its offline queue; a command Redis does not answer within `commandTimeoutMs` (a stalled
  * network; ioredis and Cluster clients keep queued commands) is abandoned. From the first such failure until the
- * first command that succeeds again, refreshes are serialized within each process only: `wpsAuth` logs
- * `refresh lock unavailable` once (an error, with the reason but no key or URL) and `refresh lock available again`
- * once it is back. Requests keep being served.
+ * first command that succeeds again, nothing is refreshed — another instance may be rotating the same refresh
+ * token: newer tokens in the session store are adopted, a still-valid access token is served, and a request whose
+ * token has expired gets a 503 `store_unavailable` (its tokens kept). `wpsAuth` logs `refresh lock unavailable`
+ * once (an error, with the reason but no key or URL) and `refresh lock available again` once it is back.
  *
  * @example
  * import express from 'express';
