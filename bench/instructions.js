@@ -42,7 +42,7 @@ const SETTLE_STEP_MS = 300;
 const SETTLE_MAX_MS = 15_000;
 
 /** The order variants are measured in: the slowest under valgrind first. */
-const ORDER = ['D2', 'D', 'C', 'E', 'B', 'A2', 'F', 'A'];
+const ORDER = ['D2', 'D', 'C', 'E', 'B', 'A2', 'A3', 'F', 'A'];
 
 function parseArgs(argv) {
   return parseOptions(

@@ -30,6 +30,14 @@ const ALL_VARIANTS = [
     base: 'baseline',
   },
   {
+    id: 'A3',
+    key: 'sized-packed',
+    label: 'A2 with the session data packed in one JSON string (the form before 0.1.0)',
+    script: 'baseline.js',
+    args: ['express', 'sized-packed'],
+    base: 'baseline',
+  },
+  {
     id: 'B',
     key: 'ours',
     label: 'express-wps-oauth requireWpsToken (Express 4)',

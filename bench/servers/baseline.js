@@ -2,8 +2,9 @@
 
 // Variant "baseline": express-session and the JSON route, no auth check at all. With a second argument "sized",
 // the signed-in session carries what express-wps-oauth's carries, in the form it is stored in (a token pair and a
-// user, as one JSON string under `wps`), to separate what a bigger session costs express-session from what our
-// middleware costs.
+// user, as a plain object under `wpsAuth`), to separate what a bigger session costs express-session from what our
+// middleware costs. With "sized-packed", the same data as one JSON string (how releases before the plain record
+// stored it), to compare with earlier runs.
 const { randomBytes } = require('node:crypto');
 const { Browser } = require('../lib/browser');
 const { loadExpress, sessionMiddleware, start, tinyJson } = require('./common');
@@ -30,12 +31,13 @@ function sizedPayload() {
 
 start(async (origin) => {
   const express = loadExpress(process.argv[2]);
-  const sized = process.argv[3] === 'sized';
+  const form = process.argv[3];
   const app = express();
   app.use(sessionMiddleware());
   app.get('/login', (req, res) => {
-    // The same key and stored form as the library's record (one JSON string under `wpsAuth`).
-    if (sized) req.session.wpsAuth = JSON.stringify(sizedPayload());
+    // The same key and stored form as the library's record (a plain object under `wpsAuth`).
+    if (form === 'sized') req.session.wpsAuth = sizedPayload();
+    else if (form === 'sized-packed') req.session.wpsAuth = JSON.stringify(sizedPayload());
     else req.session.user = { id: 'bench-user-1', name: 'Bench User' };
     res.json({ ok: true });
   });
