@@ -16,6 +16,7 @@ import {
   waitFor,
   type Instance,
   type Redis,
+  type Reply,
 } from './helpers';
 
 // A Redis blip right after WPS rotated a refresh token (issue: "a refresh must survive a Redis blip"). Two app
@@ -95,17 +96,24 @@ describeRedis('a Redis blip right after WPS rotated the refresh token', () => {
     return instances.map((i) => `http://127.0.0.1:${i.port}`) as [string, string];
   }
 
-  /** Sign in on A, expire the access token in the store, and hold WPS's answer to the next refresh for 300 ms. */
-  async function signedInExpired(a: string): Promise<string> {
+  /**
+   * Sign in on A, expire the access token in the store, and send a protected request to A, which refreshes; WPS's
+   * answer is held for 300 ms. Resolves once the refresh request has reached the fake WPS, with the cookie and the
+   * request's reply to come.
+   */
+  async function refreshingOnA(a: string): Promise<{ cookie: string; refreshing: Promise<Reply> }> {
     const cookie = await signInAt(a);
     expect((await send(`${a}/test/expire`, { method: 'POST', cookie })).body).toEqual({ expired: true });
     fake.queueTokenFault({ delayMs: 300 });
-    return cookie;
+    const refreshing = send(`${a}/protected`, { cookie });
+    await waitFor(() => fake.tokenRequests('refresh_token').length === 1);
+    return { cookie, refreshing };
   }
 
-  /** Resolves once the refresh request has reached the fake WPS (its answer goes out 300 ms later). */
-  function refreshReachedWps(): Promise<void> {
-    return waitFor(() => fake.tokenRequests('refresh_token').length === 1);
+  /** Refuse every write from now on, and resolve once A's first write after WPS's answer has failed. */
+  async function refuseWritesUntilAFails(): Promise<void> {
+    await admin.configSet('min-replicas-to-write', '1');
+    await waitFor(() => instances[0]?.logs.some((l) => l.includes('retrying while holding the lock')) ?? false, 10_000);
   }
 
   /** Every token the fake issued or received, for the leak check. */
@@ -121,12 +129,9 @@ describeRedis('a Redis blip right after WPS rotated the refresh token', () => {
 
   it('writes refused for 2 s after WPS answered: the refresh is kept, and the other instance serves it', async () => {
     const [a, b] = await startTwo();
-    const cookie = await signedInExpired(a);
-    const refreshing = send(`${a}/protected`, { cookie });
-    await refreshReachedWps();
-    await admin.configSet('min-replicas-to-write', '1');
+    const { cookie, refreshing } = await refreshingOnA(a);
     // The refresher's first write after WPS's answer fails; it retries while holding the lock.
-    await waitFor(() => instances[0]?.logs.some((l) => l.includes('retrying while holding the lock')) ?? false, 10_000);
+    await refuseWritesUntilAFails();
     // A two-second outage is the scenario itself: only real time can show it.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     await admin.configSet('min-replicas-to-write', '0');
@@ -144,11 +149,8 @@ describeRedis('a Redis blip right after WPS rotated the refresh token', () => {
 
   it('the other instance asked during the outage answers 200 or a 5xx, never a 401, and the user stays signed in', async () => {
     const [a, b] = await startTwo();
-    const cookie = await signedInExpired(a);
-    const refreshing = send(`${a}/protected`, { cookie });
-    await refreshReachedWps();
-    await admin.configSet('min-replicas-to-write', '1');
-    await waitFor(() => instances[0]?.logs.some((l) => l.includes('retrying while holding the lock')) ?? false, 10_000);
+    const { cookie, refreshing } = await refreshingOnA(a);
+    await refuseWritesUntilAFails();
     const during = await Promise.all([0, 1, 2].map(() => send(`${b}/protected`, { cookie })));
     for (const reply of during) {
       expect(reply.status).not.toBe(401);
@@ -166,9 +168,7 @@ describeRedis('a Redis blip right after WPS rotated the refresh token', () => {
 
   it('a connection dropped at the write after the refresh: the write goes through once reconnected', async () => {
     const [a, b] = await startTwo();
-    const cookie = await signedInExpired(a);
-    const refreshing = send(`${a}/protected`, { cookie });
-    await refreshReachedWps();
+    const { cookie, refreshing } = await refreshingOnA(a);
     // Every client connection of both instances, while WPS's answer is on its way.
     await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes']);
 
