@@ -37,8 +37,21 @@ function unauthenticated(
  * With a fresh token this is a session read and a comparison — no I/O.
  *
  * @example
- * app.get('/files', requireWpsToken(), (req, res) => res.json(await listFiles(req.wps.accessToken)));
- * app.get('/api/me', requireWpsToken({ unauthenticated: 'error' }), handler);
+ * import express from 'express';
+ * import { requireWpsToken } from 'express-wps-oauth';
+ *
+ * const app = express();
+ * // Browsers without a session go to the login page; an API client gets a 401 login_required error instead.
+ * app.get('/files', requireWpsToken(), async (req, res, next) => {
+ *   try {
+ *     res.json((await req.wps.api.get('/v7/files')).data);
+ *   } catch (err) {
+ *     next(err);
+ *   }
+ * });
+ * app.get('/api/me', requireWpsToken({ unauthenticated: 'error' }), (req, res) => {
+ *   res.json({ name: req.wps.user?.name });
+ * });
  */
 export function requireWpsToken(options?: RequireWpsTokenOptions): RequestHandler {
   // eslint-disable-next-line prefer-rest-params

@@ -73,8 +73,15 @@ function seconds(time: number | Date | undefined): number {
  * APPKEY, of `APPID:topic:nonce:time:encrypted_data`. Send it with supertest, or use {@link sendWpsEvent}.
  *
  * @example
- * const body = signWpsEvent({ topic: 'kso.app_chat.message', operation: 'create', data: { text: 'hi' } },
- *   { clientId: 'test-client-id', clientSecret: 'test-client-secret' });
+ * import express from 'express';
+ * import request from 'supertest';
+ * import { wpsEvents } from 'express-wps-oauth';
+ * import { signWpsEvent } from 'express-wps-oauth/testing';
+ *
+ * const credentials = { clientId: 'test-client-id', clientSecret: 'test-client-secret' };
+ * const app = express();
+ * app.post('/wps/events', wpsEvents({ ...credentials, on: { 'kso.app_chat.message': () => {} } }));
+ * const body = signWpsEvent({ topic: 'kso.app_chat.message', operation: 'create', data: { text: 'hi' } }, credentials);
  * await request(app).post('/wps/events').send(body).expect(200, { code: 0 });
  */
 export function signWpsEvent(event: WpsEventToSend, credentials: WpsEventCredentials): SignedWpsEvent {
@@ -138,10 +145,15 @@ function postJson(url: string, body: unknown): Promise<WpsEventReply> {
  * with the answer.
  *
  * @example
- * const reply = await sendWpsEvent(`${baseUrl}/wps/events`,
+ * import { sendWpsEvent } from 'express-wps-oauth/testing';
+ *
+ * // The app listens on port 3000 and mounts wpsEvents() at /wps/events, with these credentials.
+ * const reply = await sendWpsEvent(
+ *   'http://127.0.0.1:3000/wps/events',
  *   { topic: 'kso.app_chat.message', operation: 'create', data: { text: 'hi' } },
- *   { clientId: 'test-client-id', clientSecret: 'test-client-secret' });
- * expect(reply).toEqual({ status: 200, body: { code: 0 } });
+ *   { clientId: 'test-client-id', clientSecret: 'test-client-secret' },
+ * );
+ * console.log(reply.status, reply.body); // 200 { code: 0 }
  */
 export function sendWpsEvent(
   url: string,

@@ -14,9 +14,14 @@ export interface TestClock extends WpsClock {
  * running with real time between jumps, so timers and polling loops inside the library behave as they do live.
  *
  * @example
+ * import express from 'express';
+ * import { wpsAuth } from 'express-wps-oauth';
+ * import { createTestClock, startFakeWps } from 'express-wps-oauth/testing';
+ *
  * const clock = createTestClock();
  * const fake = await startFakeWps({ clock });
- * app.use(wpsAuth({ baseUrl: fake.url, clock }));
+ * const app = express();
+ * app.use(wpsAuth({ baseUrl: fake.url, redirectUri: 'http://127.0.0.1:3000/auth/wps/callback', clock }));
  * // … sign in, then:
  * clock.advance(2 * 60 * 60 * 1000); // two hours later: the access token has expired
  */

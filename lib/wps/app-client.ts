@@ -17,8 +17,12 @@ interface CachedToken {
  * startup; options are validated here and a bad one throws a `TypeError` naming every problem.
  *
  * @example
- * const wpsApp = createWpsAppClient({ clientId: process.env.WPS_CLIENT_ID, clientSecret: process.env.WPS_CLIENT_SECRET });
- * const { data } = await wpsApp.api.get('/v7/some/app/endpoint');
+ * import { createWpsAppClient } from 'express-wps-oauth';
+ *
+ * // clientId and clientSecret from WPS_CLIENT_ID and WPS_CLIENT_SECRET.
+ * const wpsApp = createWpsAppClient();
+ * const { data } = await wpsApp.api.get('/v7/users/some-user-id', { params: { with_dept: true } });
+ * console.log(data);
  */
 export function createWpsAppClient(options?: WpsAppClientOptions): WpsAppClient {
   const config = resolveAppClientConfig(options);
