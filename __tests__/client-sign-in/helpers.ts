@@ -25,7 +25,7 @@ export function postCode(
   agent: Agent,
   body: unknown,
   { origin = OWN_ORIGIN, contentType = JSON_TYPE, path = ROUTE }: PostOptions = {},
-): Promise<Res> {
+): request.Test {
   let req = agent.post(path);
   if (origin !== null) req = req.set('Origin', origin);
   if (contentType !== null) req = req.set('Content-Type', contentType);
