@@ -97,7 +97,7 @@ export interface WpsAuthOptions {
    * must then be `sameSite: 'none'` and `secure` for the browser to send it.
    * @default []
    * @example
-   * trustedOrigins: ['https://portal.example.com']
+   * wpsAuth({ redirectUri: 'https://app.example.com/auth/wps/callback', trustedOrigins: ['https://portal.example.com'] })
    */
   trustedOrigins?: string[] | undefined;
   /**
