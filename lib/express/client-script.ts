@@ -56,6 +56,7 @@ const SOURCE = `/*! express-wps-oauth: sign-in inside the WPS 365 client */
         settle(failure('bridge_error', 'The WPS client gave no code: the user declined, or the bridge failed'));
       }
       function ask() {
+        if (settled) return;
         clearTimeout(timer);
         try {
           sdk.requestAccess({
