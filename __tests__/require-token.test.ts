@@ -394,6 +394,7 @@ describe('req.wps', () => {
         redirectUri: 'http://127.0.0.1/with/auth/wps/callback',
         loginPath: '/with/auth/wps/login',
         logoutPath: false,
+        clientSignInPath: false,
         baseUrl: fake.url,
       }),
     );

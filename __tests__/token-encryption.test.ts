@@ -350,7 +350,14 @@ describe('tokenEncryptionKey: several wpsAuth() on one store', () => {
           const callback = 'http://127.0.0.1/b/auth/wps/callback';
           app.use(
             '/b',
-            wpsAuth({ ...base, redirectUri: callback, tokenEncryptionKey: b, loginPath: false, logoutPath: false }),
+            wpsAuth({
+              ...base,
+              redirectUri: callback,
+              tokenEncryptionKey: b,
+              loginPath: false,
+              logoutPath: false,
+              clientSignInPath: false,
+            }),
           );
           app.get('/b/api', requireWpsToken({ unauthenticated: 'error' }), (req, res) =>
             res.json({ token: req.wps.accessToken }),

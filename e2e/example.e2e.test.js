@@ -8,19 +8,9 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
 const { createApp } = require('../examples/basic/app');
+const { launchChromium, VIEWPORTS, watch } = require('./browser');
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const ARTIFACTS = path.join(__dirname, '..', 'e2e-artifacts');
 const SCREENSHOT = /^((desktop|phone)-)?\d{2}-[a-z0-9-]+\.png$/;
 const STEP_TIMEOUT_MS = 5000;
@@ -29,16 +19,6 @@ const WALK_TIMEOUT_MS = 60_000;
 const LOCALE = 'en-US';
 // No WPS_* variables: demo mode. Production mode, so error pages must not show a stack trace.
 const DEMO_ENV = { NODE_ENV: 'production', SESSION_SECRET: 'e2e-session-secret' };
-
-// Time zones away from UTC (and from each other), so the test sees that times are shown in the reader's zone.
-const VIEWPORTS = [
-  { name: 'desktop', timezoneId: 'Asia/Shanghai', context: { viewport: { width: 1280, height: 800 } } },
-  {
-    name: 'phone',
-    timezoneId: 'America/New_York',
-    context: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
-  },
-];
 
 let example;
 let browser;
@@ -55,27 +35,6 @@ function localClock(iso, timeZone) {
 /** The fake WPS's authorization (consent) page, whatever its query. */
 function isConsentPage(url) {
   return url.href.startsWith(`${example.fake.url}/oauth2/auth?`);
-}
-
-/**
- * Collects what would show up in red in DevTools: console errors, uncaught page errors, failed requests and
- * responses with a status >= 400. `take()` returns (and clears) what was seen since the last call.
- */
-function watch(page) {
-  const seen = [];
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') seen.push({ kind: 'console', text: msg.text(), url: msg.location().url });
-  });
-  page.on('pageerror', (err) => seen.push({ kind: 'pageerror', text: err.message }));
-  page.on('requestfailed', (req) =>
-    seen.push({ kind: 'requestfailed', url: req.url(), text: req.failure()?.errorText }),
-  );
-  page.on('response', (res) => {
-    if (res.status() >= 400) {
-      seen.push({ kind: 'status', url: res.url(), status: res.status(), type: res.request().resourceType() });
-    }
-  });
-  return { take: () => seen.splice(0) };
 }
 
 /** What Chromium reports for a page whose own document answered `status`: the response and its console line. */
@@ -119,15 +78,10 @@ async function withContext(viewport, steps) {
 }
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: install Debian's Chromium (apt-get install chromium) to run the e2e tests`,
-    );
-  }
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   for (const file of fs.readdirSync(ARTIFACTS)) if (SCREENSHOT.test(file)) fs.rmSync(path.join(ARTIFACTS, file));
   example = await createApp({ port: 0, env: DEMO_ENV });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -17,6 +17,10 @@ export interface ResolvedConfig {
   authorizeUrl: string;
   loginPath: string | false;
   logoutPath: string | false;
+  /** The client sign-in route (its script at this path + `.js`); `false`: both off. */
+  clientSignInPath: string | false;
+  /** Origins besides `redirectUri`'s whose pages may post codes to the client sign-in route, normalized. */
+  trustedOrigins: string[];
   defaultReturnTo: string;
   refreshSkewMs: number;
   timeoutMs: number;
@@ -48,6 +52,20 @@ const routePath = Joi.alternatives(Joi.string().pattern(/^\/[^?#\s]*$/), Joi.boo
   'alternatives.types': '{{#label}} must be a path starting with "/", or false',
   'alternatives.match': '{{#label}} must be a path starting with "/", or false',
 });
+const ORIGIN_MESSAGE =
+  '{{#label}} must be an origin such as "https://portal.example.com": http(s), a host and an optional port, no path';
+// What a browser sends as `Origin`: scheme, host, optional port; a trailing "/" is forgiven.
+const ORIGIN_FORM = /^https?:\/\/[^/?#@\s\\]+\/?$/i;
+const trustedOrigin = Joi.string()
+  .custom((value: string, helpers) => {
+    if (!ORIGIN_FORM.test(value)) return helpers.error('origin.form');
+    try {
+      return new URL(value).origin;
+    } catch {
+      return helpers.error('origin.form');
+    }
+  })
+  .messages({ 'string.base': ORIGIN_MESSAGE, 'string.empty': ORIGIN_MESSAGE, 'origin.form': ORIGIN_MESSAGE });
 const SCOPE_MESSAGE = '{{#label}} must be scope names such as kso.user_base.read (an array, or comma-separated)';
 const fn = Joi.function();
 
@@ -132,6 +150,11 @@ const schema = Joi.object({
   baseUrl,
   loginPath: routePath.default('/auth/wps/login'),
   logoutPath: routePath.default('/auth/wps/logout'),
+  clientSignInPath: routePath.default('/auth/wps/client-sign-in'),
+  trustedOrigins: Joi.array()
+    .items(trustedOrigin)
+    .default([])
+    .messages({ 'array.base': '{{#label}} must be an array of origins such as ["https://portal.example.com"]' }),
   defaultReturnTo: Joi.string()
     .pattern(/^\/(?![/\\])/)
     .default('/')
@@ -227,6 +250,23 @@ export function resolveAppClientConfig(
   };
 }
 
+/** A client sign-in route (or its script) at the path of another route, which routing would hide. */
+function clientPathClash(
+  clientSignInPath: string | false,
+  others: Record<'loginPath' | 'logoutPath' | 'redirectUri', string | false>,
+): string | undefined {
+  if (clientSignInPath === false) return undefined;
+  for (const [name, path] of Object.entries(others)) {
+    if (path !== clientSignInPath && path !== `${clientSignInPath}.js`) continue;
+    const what = name === 'redirectUri' ? "redirectUri's path" : name;
+    return (
+      `express-wps-oauth: invalid wpsAuth options:\n  - clientSignInPath clashes with ${what} "${path}": give each ` +
+      'route its own path (the script is served at clientSignInPath + ".js")'
+    );
+  }
+  return undefined;
+}
+
 /**
  * Validate options once and fill in every default. Throws a `TypeError` that lists every problem by option name;
  * the message never contains an option's value.
@@ -254,6 +294,12 @@ export function resolveConfig(options: WpsAuthOptions | undefined, env?: NodeJS.
   const baseUrl = v.baseUrl.replace(/\/+$/, '');
   const scopes = (Array.isArray(v.scope) ? v.scope : v.scope.split(',')).map((s) => s.trim());
   const redirect = new URL(v.redirectUri);
+  const clash = clientPathClash(v.clientSignInPath, {
+    loginPath: v.loginPath,
+    logoutPath: v.logoutPath,
+    redirectUri: redirect.pathname,
+  });
+  if (clash !== undefined) throw new TypeError(clash);
   return {
     clientId: v.clientId,
     clientSecret: v.clientSecret,
@@ -264,6 +310,8 @@ export function resolveConfig(options: WpsAuthOptions | undefined, env?: NodeJS.
     authorizeUrl: `${baseUrl}/oauth2/auth`,
     loginPath: v.loginPath,
     logoutPath: v.logoutPath,
+    clientSignInPath: v.clientSignInPath,
+    trustedOrigins: [...new Set(v.trustedOrigins)],
     defaultReturnTo: v.defaultReturnTo,
     refreshSkewMs: v.refreshSkewSeconds * 1000,
     timeoutMs: v.timeoutMs,

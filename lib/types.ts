@@ -79,6 +79,28 @@ export interface WpsAuthOptions {
    */
   logoutPath?: string | false | undefined;
   /**
+   * Path of the client sign-in route, for pages opened inside the WPS 365 client (免登): `POST` a code from the
+   * client's JS bridge (`ksoxz_sdk.requestAccess`) as JSON `{ code, returnTo? }` to sign in without a redirect;
+   * `GET` says whether the session is signed in. Its browser half is served at this path + `.js`. Only pages of
+   * `redirectUri`'s origin and of `trustedOrigins` may post, with `Content-Type: application/json` (against login
+   * CSRF). A full path, as the browser sees it, like `loginPath`; `false` turns the route and its script off.
+   * @default '/auth/wps/client-sign-in'
+   * @example
+   * // In a page the WPS client opens, after the client's bridge:
+   * // <script src="/auth/wps/client-sign-in.js" data-return-to="/home"></script>
+   * wpsAuth({ redirectUri: 'https://app.example.com/auth/wps/callback', clientSignInPath: '/auth/wps/client' })
+   */
+  clientSignInPath?: string | false | undefined;
+  /**
+   * Origins, besides `redirectUri`'s, whose pages may post codes to the client sign-in route from another origin
+   * (e.g. a portal on another host): they get the CORS answers a credentialed `fetch` needs. Their session cookie
+   * must then be `sameSite: 'none'` and `secure` for the browser to send it.
+   * @default []
+   * @example
+   * wpsAuth({ redirectUri: 'https://app.example.com/auth/wps/callback', trustedOrigins: ['https://portal.example.com'] })
+   */
+  trustedOrigins?: string[] | undefined;
+  /**
    * Where login and logout land when no safe `returnTo` was given. A same-origin path.
    * @default '/'
    */

@@ -23,6 +23,7 @@ function options(prefix = '', extra: WpsAuthOptions = {}): WpsAuthOptions {
     redirectUri: `http://127.0.0.1${prefix}/auth/wps/callback`,
     loginPath: `${prefix}/auth/wps/login`,
     logoutPath: `${prefix}/auth/wps/logout`,
+    clientSignInPath: `${prefix}/auth/wps/client-sign-in`,
     ...extra,
   };
 }
@@ -271,11 +272,12 @@ describe('a mount that cannot serve every route', () => {
       code: 'misconfigured',
       message:
         'express-wps-oauth: wpsAuth() is mounted at "/api", but the callback "/auth/wps/callback" (redirectUri\'s ' +
-        'path), loginPath "/auth/wps/login", logoutPath "/auth/wps/logout" are outside it and would never be ' +
+        'path), loginPath "/auth/wps/login", logoutPath "/auth/wps/logout", clientSignInPath ' +
+        '"/auth/wps/client-sign-in" are outside it and would never be ' +
         'served. Route paths are full paths, as the browser sees them. Mount it at the app root — ' +
         "app.use(wpsAuth({ ... })) — or keep every route under the mount path, e.g. app.use('/api', wpsAuth({ " +
         "redirectUri: 'https://<your host>/api/auth/wps/callback', loginPath: '/api/auth/wps/login', " +
-        "logoutPath: '/api/auth/wps/logout' })).",
+        "logoutPath: '/api/auth/wps/logout', clientSignInPath: '/api/auth/wps/client-sign-in' })).",
     });
     await request(app).get('/api/auth/wps/login').expect(500);
   });
@@ -284,7 +286,14 @@ describe('a mount that cannot serve every route', () => {
     const app = newApp();
     app.use(
       '/sso',
-      wpsAuth(options('', { loginPath: '/sso/login', logoutPath: false, redirectUri: 'http://127.0.0.1/cb' })),
+      wpsAuth(
+        options('', {
+          loginPath: '/sso/login',
+          logoutPath: false,
+          clientSignInPath: false,
+          redirectUri: 'http://127.0.0.1/cb',
+        }),
+      ),
     );
     app.use(jsonErrors);
     expect((await request(app).get('/sso/login').expect(500)).body.message).toMatch(

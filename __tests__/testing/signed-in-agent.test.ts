@@ -136,6 +136,7 @@ describe('signedInAgent', () => {
         redirectUri: 'http://127.0.0.1/portal/auth/wps/callback',
         loginPath: '/portal/auth/wps/login',
         logoutPath: '/portal/auth/wps/logout',
+        clientSignInPath: '/portal/auth/wps/client-sign-in',
         defaultReturnTo: '/portal/',
       }),
     );

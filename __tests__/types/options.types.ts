@@ -32,6 +32,8 @@ wpsAuth({
   logger: console,
 });
 wpsAuth({ scope: 'kso.user_base.read,kso.calendar.read' });
+wpsAuth({ clientSignInPath: '/auth/wps/in-client', trustedOrigins: ['https://portal.example.com'] });
+wpsAuth({ clientSignInPath: false, trustedOrigins: [] });
 
 // A pino/winston-style logger fits; so does the console.
 expectTypeOf(console).toExtend<WpsLogger>();
@@ -52,6 +54,10 @@ wpsAuth({ refreshSkewSeconds: '60' });
 wpsAuth({ unauthenticated: 'sometimes' });
 // @ts-expect-error a path or false, not true
 wpsAuth({ loginPath: true });
+// @ts-expect-error a path or false, not true
+wpsAuth({ clientSignInPath: true });
+// @ts-expect-error a list of origins, not one
+wpsAuth({ trustedOrigins: 'https://portal.example.com' });
 // @ts-expect-error scopes are strings
 wpsAuth({ scope: [1, 2] });
 // @ts-expect-error a logger needs debug, info, warn and error

@@ -380,7 +380,12 @@ ${escapeHtml(DEMO_USER_NAME)}. Set WPS_CLIENT_ID, WPS_CLIENT_SECRET and WPS_REDI
   );
   // wpsAuth now serves GET /auth/wps/login, GET /auth/wps/callback (the path of the redirect URI) and
   // GET|POST /auth/wps/logout. WPS authorization codes are single-use and live only 10 minutes, so a sign-in left
-  // open longer fails with `state_mismatch`: the error page below offers to start again.
+  // open longer fails with `state_mismatch`: the error page below offers to start again. It also serves the sign-in
+  // of pages opened inside the WPS 365 client (免登): POST /auth/wps/client-sign-in and its script
+  // /auth/wps/client-sign-in.js (see GET /in-wps below).
+  const inWpsButton = wps.fake
+    ? ' <a class="button secondary" id="in-wps" href="/in-wps">Open as if inside WPS</a>'
+    : '';
 
   app.get('/', (req, res) => {
     if (!req.wps.isAuthenticated()) {
@@ -389,7 +394,7 @@ ${escapeHtml(DEMO_USER_NAME)}. Set WPS_CLIENT_ID, WPS_CLIENT_SECRET and WPS_REDI
         heading: 'Welcome',
         body: `<p id="status">You are not signed in.</p>
 <p class="muted">Sign in with your WPS 365 account to see your profile and your access token.</p>
-<div class="actions">${signInButton}</div>`,
+<div class="actions">${signInButton}${inWpsButton}</div>`,
       });
     }
     // req.wps.user is the profile fetched at sign-in (undefined if that fetch failed); no request to WPS here.
@@ -400,6 +405,33 @@ ${escapeHtml(DEMO_USER_NAME)}. Set WPS_CLIENT_ID, WPS_CLIENT_SECRET and WPS_REDI
       body: `<p id="status">You are signed in with WPS.</p>
 <p>Your access token ${expiryIn(req.wps.expiresAt)} (at ${localTime(req.wps.expiresAt)}).</p>
 <div class="actions"><a class="button" id="profile" href="/me">Your WPS profile</a> ${signOutButton}</div>`,
+    });
+  });
+
+  // A page as the WPS 365 client opens it: the client's JS bridge (window.ksoxz_sdk) hands it a code, and the
+  // library's script posts it to /auth/wps/client-sign-in — signed in with no redirect to WPS's authorize page. In
+  // demo mode the bridge is the fake WPS's stub; ?bridge=off leaves it out, as in a plain browser tab, where the
+  // script falls back to the redirect sign-in. With the real WPS, the client provides the bridge (or bundle
+  // @ksxz/jssdk) and this page is where the workbench points.
+  app.get('/in-wps', (req, res) => {
+    const bridge =
+      wps.fake && req.query.bridge !== 'off' ? `<script src="${escapeHtml(wps.fake.bridgeScriptUrl)}"></script>\n` : '';
+    render(req, res, {
+      title: 'Inside WPS',
+      heading: 'Open as if inside WPS',
+      body: `<p id="client-status" role="status">Signing you in as the WPS 365 client does…</p>
+<p class="muted">This page loads ${wps.fake ? "a stub of the WPS client's JS bridge (<code>window.ksoxz_sdk</code>, from the fake WPS) and " : ''}
+<code>/auth/wps/client-sign-in.js</code>. The script asks the bridge for a code, posts it to the app and lands on
+the home page signed in: no redirect to the authorize page. Without the bridge it falls back to the redirect
+sign-in.</p>
+<div class="actions"><a class="button secondary" id="without-bridge" href="/in-wps?bridge=off">Open without the
+bridge</a> ${homeButton}</div>
+${bridge}<script src="/auth/wps/client-sign-in.js" data-return-to="/"></script>
+<script>document.addEventListener('wps-client-sign-in', (event) => {
+  if (!event.detail.signedIn) {
+    document.getElementById('client-status').textContent = 'Not signed in: ' + event.detail.message;
+  }
+});</script>`,
     });
   });
 

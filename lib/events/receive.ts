@@ -3,7 +3,7 @@ import type { WpsClock } from '../clock';
 import { cleanExternalText } from '../errors';
 import type { WpsLogger } from '../types';
 import { ack, ANSWERS, REFUSALS, type Answer } from './answers';
-import { readEventBody, type BodyOutcome } from './body';
+import { readBody, type BodyOutcome } from '../read-body';
 import type { EventVerifier } from './crypto';
 import { dedupeKey, type DedupeKeeper } from './dedupe';
 import { dispatchEvent, type Dispatcher } from './dispatch';
@@ -29,7 +29,7 @@ type Received = BodyOutcome & { kind: 'bytes' | 'parsed' };
 
 /** Read the body; `undefined` when it was answered already (too large) or there is nobody to answer. */
 async function read(r: Receiver, req: Request, res: Response): Promise<Received | undefined> {
-  const body = await readEventBody(req, r.maxBodyBytes);
+  const body = await readBody(req, r.maxBodyBytes);
   if (body.kind === 'gone') {
     r.log.debug('event request aborted by the client before its body was complete');
     return undefined;

@@ -24,6 +24,9 @@ function routesOf(config: ResolvedConfig): Array<[string, string]> {
   ];
   if (config.loginPath !== false) routes.push([config.loginPath, `loginPath "${config.loginPath}"`]);
   if (config.logoutPath !== false) routes.push([config.logoutPath, `logoutPath "${config.logoutPath}"`]);
+  if (config.clientSignInPath !== false) {
+    routes.push([config.clientSignInPath, `clientSignInPath "${config.clientSignInPath}"`]);
+  }
   return routes;
 }
 
@@ -42,7 +45,8 @@ export function mountProblem(config: ResolvedConfig, base: string): WpsAuthError
       `${outside.length === 1 ? 'is' : 'are'} outside it and would never be served. Route paths are full paths, as ` +
       `the browser sees them. Mount it at the app root — app.use(wpsAuth({ ... })) — or keep every route under ` +
       `the mount path, e.g. app.use('${base}', wpsAuth({ redirectUri: 'https://<your host>${base}/auth/wps/callback', ` +
-      `loginPath: '${base}/auth/wps/login', logoutPath: '${base}/auth/wps/logout' })).`,
+      `loginPath: '${base}/auth/wps/login', logoutPath: '${base}/auth/wps/logout', ` +
+      `clientSignInPath: '${base}/auth/wps/client-sign-in' })).`,
   );
 }
 

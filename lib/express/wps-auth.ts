@@ -11,6 +11,8 @@ import { refusedUncalled } from '../uncalled';
 import { apiSettings } from '../wps/api';
 import { TokenClient } from '../wps/token-client';
 import { callbackRoute } from './callback';
+import { clientScriptRoute } from './client-script';
+import { clientSignInRoute } from './client-sign-in';
 import { WpsRequestContext } from './context';
 import { loginRoute } from './login';
 import { logoutRoute } from './logout';
@@ -34,10 +36,18 @@ function createRuntime(config: ResolvedConfig, log: WpsLogger): Runtime {
   return { config, log, client, codec, refresher: new Refresher(config, client, log), api: apiSettings(config) };
 }
 
-/** The routes, by method and full path; `undefined` for every other request. */
-function routeFor(config: ResolvedConfig, routes: Record<'login' | 'callback' | 'logout', RouteHandler>) {
-  const { callbackPath, loginPath, logoutPath } = config;
+type RouteName = 'login' | 'callback' | 'logout' | 'client' | 'clientScript';
+
+/**
+ * The routes, by method and full path; `undefined` for every other request. The client sign-in route and its
+ * script take every method (and answer 405 themselves to those they do not serve).
+ */
+function routeFor(config: ResolvedConfig, routes: Record<RouteName, RouteHandler>) {
+  const { callbackPath, loginPath, logoutPath, clientSignInPath } = config;
+  const scriptPath = clientSignInPath === false ? false : `${clientSignInPath}.js`;
   return function route(method: string, url: string): RouteHandler | undefined {
+    if (isPath(url, clientSignInPath)) return routes.client;
+    if (isPath(url, scriptPath)) return routes.clientScript;
     if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') return undefined;
     if (isPath(url, logoutPath)) return routes.logout;
     if (method === 'GET' && isPath(url, callbackPath)) return routes.callback;
@@ -50,9 +60,10 @@ function routeFor(config: ResolvedConfig, routes: Record<'login' | 'callback' | 
  * Adds WPS 365 sign-in to an Express app. Mount it once, after `express-session` — at the app root, or under a
  * prefix, in a Router or in a sub-app, as long as its routes lie under the mount path (route paths are full paths,
  * as the browser sees them; a mount that leaves a route outside fails every request with `misconfigured`). It
- * serves the login route, the callback route (the path of `redirectUri`) and the logout route, and sets `req.wps`
- * for every request it sees — in the routes after it, in enclosing apps' and in sub-apps'. Options are validated
- * here, once: a bad configuration throws a `TypeError` naming every problem.
+ * serves the login route, the callback route (the path of `redirectUri`), the logout route and the client sign-in
+ * route for pages inside the WPS 365 client (with its script), and sets `req.wps` for every request it sees — in
+ * the routes after it, in enclosing apps' and in sub-apps'. Options are validated here, once: a bad configuration
+ * throws a `TypeError` naming every problem.
  *
  * @example
  * import express from 'express';
@@ -72,6 +83,8 @@ export function wpsAuth(options?: WpsAuthOptions): RequestHandler {
     login: loginRoute(runtime),
     callback: callbackRoute(runtime),
     logout: logoutRoute(runtime),
+    client: clientSignInRoute(runtime),
+    clientScript: clientScriptRoute(runtime),
   });
   const { codec } = runtime;
   /** A mount path (`req.baseUrl`) already known to hold every route: the check then costs one comparison. */

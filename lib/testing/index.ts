@@ -16,6 +16,7 @@ export {
   signedInAgent,
   type AgentCookieAccess,
   type AgentLike,
+  type AgentPostRequest,
   type AgentRequest,
   type AgentResponse,
   type SignedInAgentOptions,

@@ -26,6 +26,14 @@ export interface AgentRequest extends PromiseLike<AgentResponse> {
   redirects(count: number): AgentRequest;
 }
 
+/** A POST of an {@link AgentLike}, as supertest's `Test`: headers and a body set in a chain, then awaited. */
+export interface AgentPostRequest extends PromiseLike<AgentResponse> {
+  /** Set a request header. */
+  set(name: string, value: string): AgentPostRequest;
+  /** Set the body, sent as it is. */
+  send(body: string): AgentPostRequest;
+}
+
 /** Which cookies of a jar a request would carry, in the shape of cookiejar's `CookieAccessInfo`. */
 export interface AgentCookieAccess {
   /** The host the request goes to, e.g. `'127.0.0.1'`. */
@@ -46,6 +54,8 @@ export interface AgentCookieAccess {
 export interface AgentLike {
   /** Start a GET request to the app, carrying the jar's cookies and keeping the ones it sets. */
   get(url: string): AgentRequest;
+  /** Start a POST request to the app, as `get()` does: needed by `signedInAgent(agent, fake, { via: 'client' })`. */
+  post?(url: string): AgentPostRequest;
   /** The agent's cookie jar (superagent's, from `cookiejar`), where the session cookie is read. */
   readonly jar: {
     /** The cookie named `name` that a request described by `access` would carry, if any. */
@@ -101,6 +111,25 @@ export interface SignedInAgentOptions {
    * @default 'connect.sid'
    */
   cookieName?: string | undefined;
+  /**
+   * How to sign in: `'redirect'`, the login route, the fake's authorize page and the callback; `'client'`, as a page
+   * inside the WPS 365 client does (免登): a code from the fake's client bridge (`fake.clientCode()`), posted as
+   * JSON to the app's client sign-in route with `origin` as the page's `Origin`.
+   * @default 'redirect'
+   */
+  via?: 'redirect' | 'client' | undefined;
+  /**
+   * With `via: 'client'`: the origin of the page that posts the code — your `redirectUri`'s origin, or one of your
+   * `trustedOrigins`. Required then: the route refuses any other.
+   * @default undefined
+   * @example 'http://localhost:3000'
+   */
+  origin?: string | undefined;
+  /**
+   * With `via: 'client'`: the app's client sign-in route, as the browser sees it (mount path included).
+   * @default '/auth/wps/client-sign-in'
+   */
+  clientSignInPath?: string | undefined;
 }
 
 /** What {@link expireAgentAccessToken} needs to find an agent's session again. */
@@ -112,6 +141,7 @@ interface AgentSession {
 const agentSessions = new WeakMap<object, AgentSession>();
 
 const DEFAULT_LOGIN_PATH = '/auth/wps/login';
+const DEFAULT_CLIENT_SIGN_IN_PATH = '/auth/wps/client-sign-in';
 const DEFAULT_COOKIE_NAME = 'connect.sid';
 const BODY_CHARS = 200;
 /** Codes and tokens the fake issues: never repeated in an error message. */
@@ -157,7 +187,7 @@ function causeOf(error: unknown): string {
 }
 
 /** An agent request's response; superagent-style rejections for 4xx/5xx still carry it. */
-async function send(step: string, request: AgentRequest): Promise<AgentResponse> {
+async function send(step: string, request: PromiseLike<AgentResponse>): Promise<AgentResponse> {
   try {
     return await request;
   } catch (error) {
@@ -235,28 +265,14 @@ function checkArguments(agent: AgentLike, fake: FakeWps): void {
   }
 }
 
-/**
- * Sign a supertest agent in to your app through the fake WPS, the whole real flow: GET the app's login route,
- * follow its redirect to the fake's `/oauth2/auth` (pressing Allow when the fake runs with `consent: 'page'`), then
- * GET the app's callback with the agent, which keeps the new session cookie. So each test starts signed in with one
- * line, instead of following redirects by hand. Resolves with the same agent; rejects with an `Error` that names
- * the step that failed, its status and the start of the body (never a code or token).
- *
- * `wpsAuth()` must use the fake (`baseUrl: fake.url` and the fake's client id and secret). The callback is
- * requested from the app under test at the path and query of the fake's redirect, whatever host `redirectUri`
- * names.
- *
- * @example
- * const agent = await signedInAgent(request.agent(app), fake);
- * await agent.get('/protected').expect(200);
- * const ada = await signedInAgent(request.agent(app), fake, { user: { name: 'Ada' }, accessTokenTtlSeconds: 120 });
- */
-export async function signedInAgent<A extends AgentLike>(
-  agent: A,
-  fake: FakeWps,
-  options: SignedInAgentOptions = {},
-): Promise<A> {
-  checkArguments(agent, fake);
+/** Where a sign-in ended: the response that set the session cookie, and the path it answered at. */
+interface SignedIn {
+  response: AgentResponse;
+  path: string;
+}
+
+/** The redirect sign-in: the app's login route, the fake's authorize page (and consent page), the app's callback. */
+async function signInByRedirect(agent: AgentLike, fake: FakeWps, options: SignedInAgentOptions): Promise<SignedIn> {
   const { user, accessTokenTtlSeconds, refreshTokenTtlSeconds, scopes, returnTo } = options;
   const loginPath = options.loginPath ?? DEFAULT_LOGIN_PATH;
   const ticket =
@@ -309,11 +325,74 @@ export async function signedInAgent<A extends AgentLike>(
         '(the app keeps only paths of its own origin)',
     );
   }
+  return { response: callback, path: back.pathname };
+}
 
-  const sent = typeof callback.request?.url === 'string' ? new URL(callback.request.url) : undefined;
+/** The client sign-in (免登): a code as the fake's client bridge mints one, posted as JSON from `origin`. */
+async function signInThroughClient(agent: AgentLike, fake: FakeWps, options: SignedInAgentOptions): Promise<SignedIn> {
+  const { user, accessTokenTtlSeconds, refreshTokenTtlSeconds, returnTo, origin } = options;
+  if (typeof agent.post !== 'function') {
+    throw new TypeError("signedInAgent: via 'client' posts to the app: the agent needs post(), as request.agent(app)");
+  }
+  if (typeof origin !== 'string' || origin === '') {
+    throw new TypeError(
+      "signedInAgent: via 'client' needs the origin of the page that posts the code — your redirectUri's origin or " +
+        "one of your trustedOrigins — e.g. { via: 'client', origin: 'http://localhost:3000' }",
+    );
+  }
+  if (options.scopes !== undefined) {
+    throw new TypeError("signedInAgent: scopes is checked on the redirect sign-in only (via: 'redirect')");
+  }
+  const path = options.clientSignInPath ?? DEFAULT_CLIENT_SIGN_IN_PATH;
+  const code = fake.clientCode(user, { accessTokenTtlSeconds, refreshTokenTtlSeconds });
+  const step = `the client sign-in (POST ${path} on the app)`;
+  const body = JSON.stringify(returnTo === undefined ? { code } : { code, returnTo });
+  const request = agent.post(path).set('Origin', origin).set('Content-Type', 'application/json').send(body);
+  const response = await send(step, request);
+  if (response.status !== 200) throw unexpected(step, response.status, response.text, '200 {"signedIn": true, …}');
+  const answer = JSON.parse(response.text) as { returnTo?: unknown };
+  if (returnTo !== undefined && answer.returnTo !== returnTo) {
+    throw failure(
+      step,
+      `it answered returnTo ${JSON.stringify(answer.returnTo)} instead of ${JSON.stringify(returnTo)} ` +
+        '(the app keeps only paths of its own origin)',
+    );
+  }
+  return { response, path };
+}
+
+/**
+ * Sign a supertest agent in to your app through the fake WPS, the whole real flow: GET the app's login route,
+ * follow its redirect to the fake's `/oauth2/auth` (pressing Allow when the fake runs with `consent: 'page'`), then
+ * GET the app's callback with the agent, which keeps the new session cookie. So each test starts signed in with one
+ * line, instead of following redirects by hand. Resolves with the same agent; rejects with an `Error` that names
+ * the step that failed, its status and the start of the body (never a code or token).
+ *
+ * `wpsAuth()` must use the fake (`baseUrl: fake.url` and the fake's client id and secret). The callback is
+ * requested from the app under test at the path and query of the fake's redirect, whatever host `redirectUri`
+ * names. With `via: 'client'` it signs in as a page inside the WPS 365 client does instead: one POST of a code from
+ * the fake's client bridge to the app's client sign-in route, from `origin`.
+ *
+ * @example
+ * const agent = await signedInAgent(request.agent(app), fake);
+ * await agent.get('/protected').expect(200);
+ * const ada = await signedInAgent(request.agent(app), fake, { user: { name: 'Ada' }, accessTokenTtlSeconds: 120 });
+ * const inClient = await signedInAgent(request.agent(app), fake, { via: 'client', origin: 'http://127.0.0.1' });
+ */
+export async function signedInAgent<A extends AgentLike>(
+  agent: A,
+  fake: FakeWps,
+  options: SignedInAgentOptions = {},
+): Promise<A> {
+  checkArguments(agent, fake);
+  const { response, path } =
+    options.via === 'client'
+      ? await signInThroughClient(agent, fake, options)
+      : await signInByRedirect(agent, fake, options);
+  const sent = typeof response.request?.url === 'string' ? new URL(response.request.url) : undefined;
   agentSessions.set(agent, {
     cookieName: options.cookieName ?? DEFAULT_COOKIE_NAME,
-    access: { domain: sent?.hostname ?? '127.0.0.1', path: back.pathname, secure: true, script: false },
+    access: { domain: sent?.hostname ?? '127.0.0.1', path, secure: true, script: false },
   });
   return agent;
 }

@@ -28,3 +28,7 @@ export const invalidToken = (desc: string) => new WpsHttpError(401, 40100001, 'i
 
 /** 401 `invalid_signature`: a strict-mode request without a valid KSO-1 signature. */
 export const invalidSignature = (desc: string) => new WpsHttpError(401, 40100002, 'invalid_signature', desc);
+
+/** 403 `access_denied`: the user declined the app in the client (the stub bridge with `clientAccess: 'deny'`). */
+export const accessDenied = () =>
+  new WpsHttpError(403, 40300001, 'access_denied', 'the user declined to sign in to the app');

@@ -1,5 +1,12 @@
 import { requirePositiveInteger } from './options';
-import { randomPart, type AccessTokenRecord, type AuthorizationRequest, type FakeState, type Grant } from './state';
+import {
+  randomPart,
+  type AccessTokenRecord,
+  type AuthorizationRequest,
+  type FakeState,
+  type Grant,
+  type IssuedCode,
+} from './state';
 
 /** A token pair issued by {@link FakeWps.mintTokens}. */
 export interface FakeTokenPair {
@@ -15,11 +22,24 @@ export interface FakeTokenPair {
   token_type: 'bearer';
 }
 
-/** A single-use authorization code for `request`, valid for `codeTtlSeconds`; the token endpoint redeems it. */
+/** A single-use authorization code, valid for `codeTtlSeconds`, shaped like WPS's; the token endpoint redeems it. */
+function issue(state: FakeState, code: Omit<IssuedCode, 'expiresAt'>): string {
+  const value = `kso_ac_${randomPart(16)}.${randomPart(16)}`;
+  state.codes.set(value, { ...code, expiresAt: state.now() + state.settings.codeTtlSeconds * 1000 });
+  return value;
+}
+
+/** The code the authorize page redirects back with, bound to the request's `redirect_uri`. */
 export function issueCode(state: FakeState, request: AuthorizationRequest): string {
-  const code = `kso_ac_${randomPart(16)}.${randomPart(16)}`;
-  state.codes.set(code, { ...request, expiresAt: state.now() + state.settings.codeTtlSeconds * 1000 });
-  return code;
+  return issue(state, { redirectUri: request.redirectUri, scope: request.scope, grant: request.grant });
+}
+
+/**
+ * A code as the WPS client's bridge hands one to `requestAccess`: no redirect took place, so it is bound to no
+ * callback, and the exchange may name any registered one.
+ */
+export function issueClientCode(state: FakeState, scope: string, grant: Grant | undefined): string {
+  return issue(state, { redirectUri: undefined, scope, grant });
 }
 
 /** An access token the `/v7/*` endpoints accept for `ttlSeconds`: a user's (of `grant`) or the app's own. */

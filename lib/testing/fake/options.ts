@@ -42,6 +42,12 @@ export interface FakeWpsOptions {
    */
   user?: Partial<FakeWpsUser> | undefined;
   /**
+   * What the user answers when a page asks the stub client bridge (`bridgeScriptUrl`) for a code: `'allow'` mints
+   * one (`onSuccess({ code })`), `'deny'` refuses (`onError`), as a user who declines the app in the WPS client.
+   * @default 'allow'
+   */
+  clientAccess?: 'allow' | 'deny' | undefined;
+  /**
    * Lifetime of issued access tokens, in whole seconds.
    * @default 7200
    */
@@ -91,7 +97,7 @@ export interface FakeWpsOptions {
 export type FakeWpsRuntimeOptions = Partial<
   Pick<
     FakeWpsOptions,
-    'tokenLatencyMs' | 'accessTokenTtlSeconds' | 'rotateRefreshTokens' | 'consent' | 'requireSignature'
+    'tokenLatencyMs' | 'accessTokenTtlSeconds' | 'rotateRefreshTokens' | 'consent' | 'clientAccess' | 'requireSignature'
   >
 >;
 
@@ -101,6 +107,7 @@ export interface FakeSettings {
   clientSecret: string;
   redirectUris: string[] | undefined;
   consent: 'auto' | 'page';
+  clientAccess: 'allow' | 'deny';
   user: FakeWpsUser;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
@@ -151,6 +158,13 @@ function requireConsent(value: string): 'auto' | 'page' {
   return value;
 }
 
+function requireClientAccess(value: string): 'allow' | 'deny' {
+  if (value !== 'allow' && value !== 'deny') {
+    throw new TypeError(`startFakeWps: 'clientAccess' must be 'allow' or 'deny', got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 function requireRedirectUris(uris: string[] | undefined): string[] | undefined {
   if (uris === undefined) return undefined;
   for (const uri of uris) {
@@ -170,6 +184,7 @@ export function resolveSettings(options: FakeWpsOptions): FakeSettings {
     clientSecret: requireNonEmptyString('clientSecret', options.clientSecret ?? 'test-client-secret'),
     redirectUris: requireRedirectUris(options.redirectUris),
     consent: requireConsent(options.consent ?? 'auto'),
+    clientAccess: requireClientAccess(options.clientAccess ?? 'allow'),
     user: { ...DEFAULT_USER, ...options.user },
     accessTokenTtlSeconds: requirePositiveInteger('accessTokenTtlSeconds', options.accessTokenTtlSeconds ?? 7200),
     refreshTokenTtlSeconds: requirePositiveInteger('refreshTokenTtlSeconds', options.refreshTokenTtlSeconds ?? 2592000),
@@ -192,5 +207,6 @@ export function applyRuntimeOptions(settings: FakeSettings, patch: FakeWpsRuntim
   }
   if (patch.rotateRefreshTokens !== undefined) settings.rotateRefreshTokens = patch.rotateRefreshTokens;
   if (patch.consent !== undefined) settings.consent = requireConsent(patch.consent);
+  if (patch.clientAccess !== undefined) settings.clientAccess = requireClientAccess(patch.clientAccess);
   if (patch.requireSignature !== undefined) settings.requireSignature = patch.requireSignature;
 }

@@ -29,18 +29,23 @@ export interface FakeSignIn {
 /** The request header that names a sign-in prepared with {@link FakeWps.prepareSignIn}, on `GET /oauth2/auth`. */
 export const FAKE_SIGN_IN_HEADER = 'x-fake-wps-sign-in';
 
-/** `prepareSignIn()`: validate the sign-in's lifetimes now, register it, and return its one-time ticket. */
-export function prepareSignIn(state: FakeState, signIn: FakeSignIn): string {
+/** What `signIn` grants, its lifetimes validated now so that a bad one fails the test at once (named by `caller`). */
+export function grantOf(state: FakeState, signIn: FakeSignIn, caller: string): Grant {
   const ttl = (name: 'accessTokenTtlSeconds' | 'refreshTokenTtlSeconds') => {
     const value = signIn[name];
-    return value === undefined ? undefined : requirePositiveInteger(name, value, 'prepareSignIn');
+    return value === undefined ? undefined : requirePositiveInteger(name, value, caller);
   };
-  const ticket = randomPart(16);
-  state.signIns.set(ticket, {
+  return {
     user: { ...state.settings.user, ...signIn.user },
     accessTokenTtlSeconds: ttl('accessTokenTtlSeconds'),
     refreshTokenTtlSeconds: ttl('refreshTokenTtlSeconds'),
-  });
+  };
+}
+
+/** `prepareSignIn()`: validate the sign-in's lifetimes now, register it, and return its one-time ticket. */
+export function prepareSignIn(state: FakeState, signIn: FakeSignIn): string {
+  const ticket = randomPart(16);
+  state.signIns.set(ticket, grantOf(state, signIn, 'prepareSignIn'));
   return ticket;
 }
 

@@ -1,8 +1,15 @@
 import { sendWpsEvent, type WpsEventReply, type WpsEventToSend } from '../send-event';
 import { registerAuthorize } from './authorize';
+import { BRIDGE_SCRIPT_PATH, clientCode, registerClientBridge } from './client-bridge';
 import { queueFault, type FakeFault } from './faults';
 import { expireAccessTokens, issueUserTokens, type FakeTokenPair } from './issue';
-import { applyRuntimeOptions, resolveSettings, type FakeWpsOptions, type FakeWpsRuntimeOptions } from './options';
+import {
+  applyRuntimeOptions,
+  resolveSettings,
+  type FakeWpsOptions,
+  type FakeWpsRuntimeOptions,
+  type FakeWpsUser,
+} from './options';
 import { RouteRegistry } from './routes';
 import { startServer, type RecordedRequest } from './server';
 import { prepareSignIn, type FakeSignIn } from './sign-ins';
@@ -47,9 +54,31 @@ export interface FakeWps {
    * await fetch(authorizeUrl, { redirect: 'manual', headers: { 'X-Fake-Wps-Sign-In': ticket } });
    */
   prepareSignIn(signIn: FakeSignIn): string;
+  /**
+   * A code as the WPS client's JS bridge hands one to `ksoxz_sdk.requestAccess` (免登), without a browser: single
+   * use, valid for `codeTtlSeconds`, for the fake's user with `user`'s fields over it (and these token lifetimes,
+   * refreshed tokens included). Bound to no callback: the exchange may name any registered `redirect_uri`. Post it
+   * to the app's client sign-in route.
+   *
+   * @example
+   * const code = fake.clientCode({ name: 'Ada' });
+   * await request(app).post('/auth/wps/client-sign-in').set('Origin', 'http://127.0.0.1').send({ code });
+   */
+  clientCode(user?: Partial<FakeWpsUser>, lifetimes?: Omit<FakeSignIn, 'user'>): string;
+  /**
+   * The URL of a stub of the WPS client's JS bridge: a script defining `window.ksoxz_sdk` with `ready(cb)` and
+   * `requestAccess({ params: { app_id, scope_list }, onSuccess, onError })`, which asks this fake for a fresh code
+   * per call (for the fake's `user`; `app_id` must be its `clientId`). With `clientAccess: 'deny'` (an option, or
+   * `setOptions`) the user refuses and `onError` gets `{ code, msg: 'access_denied' }`. Load it before the app's
+   * client sign-in script to test a page "as if inside WPS" in a real browser.
+   */
+  bridgeScriptUrl: string;
   /** Make every access token issued so far expired now (refresh tokens stay valid). */
   expireAccessTokens(): void;
-  /** Change latency, access-token lifetime, rotation, consent mode or strict signing for later requests. */
+  /**
+   * Change latency, access-token lifetime, rotation, consent mode, the client bridge's answer or strict signing for
+   * later requests.
+   */
   setOptions(patch: FakeWpsRuntimeOptions): void;
   /** Forget recorded requests and queued faults; issued codes and tokens stay valid. */
   reset(): void;
@@ -67,6 +96,7 @@ const MODULES: readonly ((routes: RouteRegistry, state: FakeState) => void)[] = 
   registerAuthorize,
   registerTokenEndpoint,
   registerUserApi,
+  registerClientBridge,
 ];
 
 /**
@@ -94,6 +124,8 @@ export async function startFakeWps(options: FakeWpsOptions = {}): Promise<FakeWp
     mintTokens: (opts = {}) =>
       issueUserTokens(state, undefined, opts.accessTokenTtlSeconds, opts.refreshTokenTtlSeconds),
     prepareSignIn: (signIn) => prepareSignIn(state, signIn),
+    clientCode: (user, lifetimes) => clientCode(state, user, lifetimes),
+    bridgeScriptUrl: `${server.url}${BRIDGE_SCRIPT_PATH}`,
     expireAccessTokens: () => expireAccessTokens(state),
     setOptions: (patch) => applyRuntimeOptions(settings, patch),
     reset: () => forgetRequestsAndFaults(state),

@@ -25,6 +25,17 @@ export interface Expiring {
   expiresAt: number;
 }
 
+/** An issued authorization code, until the token endpoint redeems it. */
+export interface IssuedCode extends Expiring {
+  /**
+   * The callback of the authorization the code was issued for, which the exchange must name again; `undefined` for
+   * a code of the client bridge (`requestAccess`), which any registered callback redeems.
+   */
+  redirectUri: string | undefined;
+  scope: string;
+  grant: Grant | undefined;
+}
+
 /** An issued access token: a user's (with its sign-in) or the app's own. */
 export interface AccessTokenRecord extends Expiring {
   kind: 'user' | 'app';
@@ -51,8 +62,8 @@ export interface FakeState {
   readonly tokenFaults: FakeFault[];
   /** Faults queued for `/v7/*`, first-in first-out. */
   readonly apiFaults: FakeFault[];
-  /** Authorization codes issued and not yet used. */
-  readonly codes: Map<string, AuthorizationRequest & Expiring>;
+  /** Authorization codes issued (by the authorize page or the client bridge) and not yet used. */
+  readonly codes: Map<string, IssuedCode>;
   /** Authorizations waiting on the consent page, by request id. */
   readonly pendingConsents: Map<string, AuthorizationRequest & Expiring>;
   /** Access tokens issued (expired ones included). */

@@ -2,10 +2,10 @@ import { sendJson } from './answers';
 import { invalidClient, invalidGrant, invalidRequest, WpsHttpError } from './errors';
 import { answerWithFault, takeFault } from './faults';
 import { issueAccessToken, issueUserTokens, type FakeTokenPair } from './issue';
-import { FORM_TYPE, rejectRepeated, requireParam, requireParams } from './params';
+import { FORM_TYPE, isHttpUrl, rejectRepeated, requireParam, requireParams } from './params';
 import type { RequestContext, RouteRegistry } from './routes';
 import type { RecordedRequest } from './server';
-import { isExpired, secondsLeft, type FakeState } from './state';
+import { isExpired, secondsLeft, type FakeState, type IssuedCode } from './state';
 
 /** `POST /oauth2/token`: the code, refresh and client-credentials grants, behind the latency and token faults. */
 export function registerTokenEndpoint(routes: RouteRegistry, state: FakeState): void {
@@ -60,11 +60,25 @@ function grantAuthorizationCode(state: FakeState, form: URLSearchParams): object
     state.codes.delete(p.code);
     throw invalidGrant('code is unknown, already used or expired');
   }
-  if (issued.redirectUri !== p.redirect_uri) {
-    throw invalidGrant("'redirect_uri' does not match the one the code was issued for");
-  }
+  const mismatch = redirectMismatch(state, issued, p.redirect_uri);
+  if (mismatch !== undefined) throw invalidGrant(mismatch);
   state.codes.delete(p.code);
   return toWire(state, issueUserTokens(state, issued.grant));
+}
+
+/**
+ * Why `redirectUri` cannot redeem `issued`: a redirect's code needs its own callback again; a client bridge's code
+ * (which WPS does not document) takes any registered callback, or any http(s) URL when none is registered.
+ */
+function redirectMismatch(state: FakeState, issued: IssuedCode, redirectUri: string): string | undefined {
+  if (issued.redirectUri !== undefined) {
+    return issued.redirectUri === redirectUri
+      ? undefined
+      : "'redirect_uri' does not match the one the code was issued for";
+  }
+  const registered = state.settings.redirectUris;
+  const ok = registered === undefined ? isHttpUrl(redirectUri) : registered.includes(redirectUri);
+  return ok ? undefined : "'redirect_uri' parameter does not match any registered callback";
 }
 
 function grantRefreshToken(state: FakeState, form: URLSearchParams): object {

@@ -25,12 +25,12 @@ function consumed(req: ParsedRequest): boolean {
 }
 
 /**
- * The body of an event request, at most `maxBytes`: from `req.body` when a body parser ran first, else read
- * from the stream. A `Content-Length` over the limit is refused before reading; a chunked body is counted as it
- * arrives and refused as soon as it passes the limit. Either way reading stops and nothing more is buffered: the
- * caller answers 413 with `Connection: close`. Never rejects.
+ * A request's body, at most `maxBytes` (an event for `wpsEvents`, a code for the client sign-in route): from
+ * `req.body` when a body parser ran first, else read from the stream. A `Content-Length` over the limit is refused
+ * before reading; a chunked body is counted as it arrives and refused as soon as it passes the limit. Either way
+ * reading stops and nothing more is buffered: the caller answers 413 with `Connection: close`. Never rejects.
  */
-export function readEventBody(req: ParsedRequest, maxBytes: number): Promise<BodyOutcome> {
+export function readBody(req: ParsedRequest, maxBytes: number): Promise<BodyOutcome> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (consumed(req)) {
     if (declared > maxBytes) return Promise.resolve({ kind: 'too_large' });
