@@ -267,6 +267,37 @@ function clientPathClash(
   return undefined;
 }
 
+/** What the wpsAuth schema hands back: every option with a default filled in, the others as given. */
+type ValidatedAuthOptions = Filled<
+  Omit<WpsAuthOptions, 'refreshLock' | 'logger' | 'scope' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey' | 'clock'>
+> &
+  Pick<WpsAuthOptions, 'refreshLock' | 'logger' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey' | 'clock'> & {
+    scope: string | string[];
+  };
+
+/** The routes and URLs of `wpsAuth`, from its validated options; a clash of the client route with another throws. */
+function resolveRoutes(v: ValidatedAuthOptions) {
+  const baseUrl = v.baseUrl.replace(/\/+$/, '');
+  const redirect = new URL(v.redirectUri);
+  const clash = clientPathClash(v.clientSignInPath, {
+    loginPath: v.loginPath,
+    logoutPath: v.logoutPath,
+    redirectUri: redirect.pathname,
+  });
+  if (clash !== undefined) throw new TypeError(clash);
+  return {
+    redirectUri: v.redirectUri,
+    callbackPath: redirect.pathname,
+    baseUrl,
+    authorizeUrl: `${baseUrl}/oauth2/auth`,
+    loginPath: v.loginPath,
+    logoutPath: v.logoutPath,
+    clientSignInPath: v.clientSignInPath,
+    trustedOrigins: [...new Set(v.trustedOrigins)],
+    defaultReturnTo: v.defaultReturnTo,
+  };
+}
+
 /**
  * Validate options once and fill in every default. Throws a `TypeError` that lists every problem by option name;
  * the message never contains an option's value.
@@ -278,41 +309,14 @@ export function resolveConfig(options: WpsAuthOptions | undefined, env?: NodeJS.
     );
   }
   const input = withEnvDefaults(options, ['clientId', 'clientSecret', 'redirectUri'], env);
-
-  const v = validate<
-    Filled<
-      Omit<
-        WpsAuthOptions,
-        'refreshLock' | 'logger' | 'scope' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey' | 'clock'
-      >
-    > &
-      Pick<WpsAuthOptions, 'refreshLock' | 'logger' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey' | 'clock'> & {
-        scope: string | string[];
-      }
-  >(schema, input, 'wpsAuth');
-
-  const baseUrl = v.baseUrl.replace(/\/+$/, '');
+  const v = validate<ValidatedAuthOptions>(schema, input, 'wpsAuth');
   const scopes = (Array.isArray(v.scope) ? v.scope : v.scope.split(',')).map((s) => s.trim());
-  const redirect = new URL(v.redirectUri);
-  const clash = clientPathClash(v.clientSignInPath, {
-    loginPath: v.loginPath,
-    logoutPath: v.logoutPath,
-    redirectUri: redirect.pathname,
-  });
-  if (clash !== undefined) throw new TypeError(clash);
+  const key = v.tokenEncryptionKey;
   return {
     clientId: v.clientId,
     clientSecret: v.clientSecret,
-    redirectUri: v.redirectUri,
-    callbackPath: redirect.pathname,
     scope: [...new Set(scopes)].join(','),
-    baseUrl,
-    authorizeUrl: `${baseUrl}/oauth2/auth`,
-    loginPath: v.loginPath,
-    logoutPath: v.logoutPath,
-    clientSignInPath: v.clientSignInPath,
-    trustedOrigins: [...new Set(v.trustedOrigins)],
-    defaultReturnTo: v.defaultReturnTo,
+    ...resolveRoutes(v),
     refreshSkewMs: v.refreshSkewSeconds * 1000,
     timeoutMs: v.timeoutMs,
     unauthenticated: v.unauthenticated,
@@ -325,12 +329,7 @@ export function resolveConfig(options: WpsAuthOptions | undefined, env?: NodeJS.
     fetchUser: v.fetchUser ?? scopes.includes('kso.user_base.read'),
     signRequests: v.signRequests,
     afterLogin: v.afterLogin,
-    tokenKeys:
-      v.tokenEncryptionKey === undefined
-        ? undefined
-        : Array.isArray(v.tokenEncryptionKey)
-          ? v.tokenEncryptionKey
-          : [v.tokenEncryptionKey],
+    tokenKeys: key === undefined ? undefined : Array.isArray(key) ? key : [key],
     clock: v.clock ?? systemClock,
   };
 }
