@@ -27,6 +27,7 @@ const RUNNERS = [
   {
     name: 'jest',
     section: '### Jest',
+    // ts-jest loads TypeScript's JS API, which TypeScript 7 does not have.
     label: 'Jest + ts-jest, CommonJS (type-checked: node16)',
     deps: [...APP_DEPS, ...TYPES, 'jest@^30', 'ts-jest@^29', 'typescript@~6.0', '@types/jest@^30', '@types/node@^20'],
     packageJson: { jest: { preset: 'ts-jest', testEnvironment: 'node' } },
