@@ -1,6 +1,13 @@
 import Joi from 'joi';
 import { systemClock, type WpsClock } from './clock';
-import type { RefreshLock, UnauthenticatedMode, WpsAppClientOptions, WpsAuthOptions, WpsLogger } from './types';
+import type {
+  RefreshLock,
+  UnauthenticatedMode,
+  WpsAppClientOptions,
+  WpsAuthOptions,
+  WpsLogger,
+  WpsTenants,
+} from './types';
 import { withEnvDefaults } from './env';
 import { silentLogger } from './logger';
 
@@ -39,6 +46,8 @@ export interface ResolvedConfig {
   clock: WpsClock;
   /** The `tokenEncryptionKey` entries, validated: the first seals, all open. `undefined`: stored in the clear. */
   tokenKeys: Array<string | Buffer> | undefined;
+  /** `wpsTenants()`'s result, for `req.wps.tenant`; `undefined` without. */
+  tenants: WpsTenants | undefined;
 }
 
 /** The shortest string accepted as an encryption key: it is stretched, not a password, so it must be random. */
@@ -63,7 +72,7 @@ const encryptionKey = Joi.any()
     'key.bytes': '{{#label}} must be exactly 32 bytes when it is a Buffer',
     'key.type': KEY_TYPE,
   });
-const tokenEncryptionKey = Joi.alternatives().conditional(Joi.array(), {
+export const tokenEncryptionKey = Joi.alternatives().conditional(Joi.array(), {
   then: Joi.array()
     .items(
       encryptionKey.messages({
@@ -75,7 +84,7 @@ const tokenEncryptionKey = Joi.alternatives().conditional(Joi.array(), {
   otherwise: encryptionKey,
 });
 
-// Rules shared by every factory's schema (wpsAuth, createWpsAppClient, wpsEvents).
+// Rules shared by every factory's schema (wpsAuth, createWpsAppClient, wpsEvents, wpsTenants).
 export const clientId = Joi.string().trim().min(1).required().messages({
   'any.required': '{{#label}} is required (or set WPS_CLIENT_ID)',
 });
@@ -85,17 +94,17 @@ export const clientSecret = Joi.string().min(1).required().messages({
   'string.empty': '{{#label}} must be a non-empty string',
   'string.min': '{{#label}} must be a non-empty string',
 });
-const baseUrl = Joi.string()
+export const baseUrl = Joi.string()
   .uri({ scheme: ['http', 'https'] })
   .default('https://openapi.wps.cn')
   .messages({ 'string.uriCustomScheme': '{{#label}} must be an http(s) origin' });
-const refreshSkewSeconds = Joi.number().integer().min(0).max(3600).default(60);
-const timeoutMs = Joi.number().integer().min(1).max(600_000).default(10_000);
-const maxResponseBytes = Joi.number()
+export const refreshSkewSeconds = Joi.number().integer().min(0).max(3600).default(60);
+export const timeoutMs = Joi.number().integer().min(1).max(600_000).default(10_000);
+export const maxResponseBytes = Joi.number()
   .integer()
   .min(1024)
   .default(1024 * 1024);
-const signRequests = Joi.boolean().default(false);
+export const signRequests = Joi.boolean().default(false);
 // Kept as given (no clone): a clock may be a class instance whose now() lives on its prototype.
 export const clock = Joi.any()
   .custom((value: unknown, helpers) =>
@@ -104,6 +113,20 @@ export const clock = Joi.any()
       : helpers.error('clock.type'),
   )
   .messages({ 'clock.type': '{{#label}} must be an object with a now() method returning epoch milliseconds' });
+
+// Kept as given (no clone): wpsEvents and wpsAuth must share the very object wpsTenants() returned.
+const tenants = Joi.any()
+  .custom((value: unknown, helpers) => {
+    const t = value as Partial<Record<'clientId' | 'client' | 'status', unknown>> | null;
+    const ok =
+      typeof t === 'object' &&
+      t !== null &&
+      typeof t.clientId === 'string' &&
+      typeof t.client === 'function' &&
+      typeof t.status === 'function';
+    return ok ? value : helpers.error('tenants.type');
+  })
+  .messages({ 'tenants.type': '{{#label}} must be what wpsTenants() returns' });
 
 const schema = Joi.object({
   clientId,
@@ -150,6 +173,7 @@ const schema = Joi.object({
   afterLogin: fn.messages({ 'object.base': '{{#label}} must be a function: (req, login) => user or nothing' }),
   tokenEncryptionKey,
   clock,
+  tenants,
 });
 
 const appClientSchema = Joi.object({
@@ -243,10 +267,13 @@ export function resolveConfig(options: WpsAuthOptions | undefined, env?: NodeJS.
     Filled<
       Omit<
         WpsAuthOptions,
-        'refreshLock' | 'logger' | 'scope' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey' | 'clock'
+        'refreshLock' | 'logger' | 'scope' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey' | 'clock' | 'tenants'
       >
     > &
-      Pick<WpsAuthOptions, 'refreshLock' | 'logger' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey' | 'clock'> & {
+      Pick<
+        WpsAuthOptions,
+        'refreshLock' | 'logger' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey' | 'clock' | 'tenants'
+      > & {
         scope: string | string[];
       }
   >(schema, input, 'wpsAuth');
@@ -284,5 +311,6 @@ export function resolveConfig(options: WpsAuthOptions | undefined, env?: NodeJS.
           ? v.tokenEncryptionKey
           : [v.tokenEncryptionKey],
     clock: v.clock ?? systemClock,
+    tenants: v.tenants,
   };
 }
