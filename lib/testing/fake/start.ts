@@ -2,6 +2,8 @@ import { sendWpsEvent, type WpsEventReply, type WpsEventToSend } from '../send-e
 import { registerAuthorize } from './authorize';
 import { queueFault, type FakeFault } from './faults';
 import { expireAccessTokens, issueUserTokens, type FakeTokenPair } from './issue';
+import { registerMarketplace } from './marketplace';
+import { marketplaceHandle, type FakeMarketplace } from './marketplace-handle';
 import { applyRuntimeOptions, resolveSettings, type FakeWpsOptions, type FakeWpsRuntimeOptions } from './options';
 import { RouteRegistry } from './routes';
 import { startServer, type RecordedRequest } from './server';
@@ -60,6 +62,11 @@ export interface FakeWps {
    * clientSecret (see `sendWpsEvent`).
    */
   sendEvent(url: string, event: WpsEventToSend): Promise<WpsEventReply>;
+  /**
+   * The marketplace (ISV) mode: companies installing and removing the app, app tickets pushed to the app's event
+   * URLs, and what the app asked (see {@link FakeMarketplace}).
+   */
+  readonly marketplace: FakeMarketplace;
 }
 
 /** The fake's modules, each adding its routes (and guards) to the registry over the shared state; see RouteRegistry. */
@@ -67,6 +74,7 @@ const MODULES: readonly ((routes: RouteRegistry, state: FakeState) => void)[] = 
   registerAuthorize,
   registerTokenEndpoint,
   registerUserApi,
+  registerMarketplace,
 ];
 
 /**
@@ -99,5 +107,6 @@ export async function startFakeWps(options: FakeWpsOptions = {}): Promise<FakeWp
     reset: () => forgetRequestsAndFaults(state),
     close: () => server.close(),
     sendEvent: (eventUrl, event) => sendWpsEvent(eventUrl, event, settings),
+    marketplace: marketplaceHandle(state),
   };
 }
