@@ -45,7 +45,7 @@ export interface ResolvedTenantsConfig {
 }
 
 const fn = Joi.function();
-const HOOK = '{{#label}} must be a function: (companyId, { version, time }) => …';
+const HOOK = '{{#label}} must be a function: (companyId, info) => …';
 const hook = fn.messages({ 'object.base': HOOK, 'function.base': HOOK });
 const WAIT = '{{#label}} must be a whole number of ms from 1 to 120000';
 const STORE_METHODS = [

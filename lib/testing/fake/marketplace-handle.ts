@@ -37,6 +37,11 @@ export interface FakeMarketplace {
   losePushes(lose: boolean): void;
   /** The newest ticket (only it buys tenant tokens). */
   currentTicket(): string;
+  /**
+   * Every tenant token issued so far (only this company's, when given) expires now, so that the app's next call gets
+   * a 401 and fetches another; app and user tokens stay valid.
+   */
+  expireTenantTokens(companyId?: string): void;
   /** Every event pushed (or lost), in order. */
   pushes(): FakePush[];
   /** Send a pushed event's exact body again to `url`, as a re-delivery; resolves with the answer. */
@@ -56,6 +61,17 @@ function requireCompanyId(companyId: unknown): string {
   return companyId;
 }
 
+/** Expire now the tenant tokens of `companyId` (of every company when `undefined`). */
+function expireTenantTokens(state: FakeState, companyId: string | undefined): void {
+  const now = state.now();
+  for (const [token, owner] of state.marketplace.tenantTokens) {
+    const record = state.accessTokens.get(token);
+    if ((companyId === undefined || owner === companyId) && record !== undefined) {
+      record.expiresAt = Math.min(record.expiresAt, now);
+    }
+  }
+}
+
 /** Set the company's state (a new one when unknown), end its tokens when it loses the app, and push the event. */
 async function changeCompany(
   state: FakeState,
@@ -70,13 +86,7 @@ async function changeCompany(
   company.state = next;
   if (version !== undefined) company.version = version;
   market.companies.set(id, company);
-  if (next === 'uninstalled' || next === 'disabled') {
-    const now = state.now();
-    for (const [token, owner] of market.tenantTokens) {
-      const record = state.accessTokens.get(token);
-      if (owner === id && record !== undefined) record.expiresAt = Math.min(record.expiresAt, now);
-    }
-  }
+  if (next === 'uninstalled' || next === 'disabled') expireTenantTokens(state, id);
   const data = { company_id: id, app_id: state.settings.clientId, version: company.version };
   const push = pushEvent(state, 'kso.developer.application.authorization.status', operation, data);
   await push.answered;
@@ -108,6 +118,7 @@ export function marketplaceHandle(state: FakeState): FakeMarketplace {
     rotateTicket: () => void rotateTicket(market),
     losePushes: (lose) => void (market.losePushes = lose),
     currentTicket: () => market.ticket,
+    expireTenantTokens: (companyId) => expireTenantTokens(state, companyId),
     pushes: () => [...market.pushes],
     redeliver: (push, url) => postEvent(url, push.body),
     ticketRequests: () => state.requests.filter((r) => r.method === 'POST' && r.path === '/oauth2/ticket/active'),

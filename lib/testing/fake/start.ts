@@ -53,7 +53,7 @@ export interface FakeWps {
   expireAccessTokens(): void;
   /** Change latency, access-token lifetime, rotation, consent mode or strict signing for later requests. */
   setOptions(patch: FakeWpsRuntimeOptions): void;
-  /** Forget recorded requests and queued faults; issued codes and tokens stay valid. */
+  /** Forget recorded requests, queued faults and pushed events; issued codes, tokens and tickets stay valid. */
   reset(): void;
   /** Stop the server and destroy every open socket, hanging ones included; safe to call twice. */
   close(): Promise<void>;
