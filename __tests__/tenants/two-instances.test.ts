@@ -73,8 +73,7 @@ function callsOnBoth(companies: string[], n: number): Promise<Reply[]> {
 }
 
 const companyOf = (reply: Reply) => (reply.body.whoami as { company_id?: string } | undefined)?.company_id;
-const hooksFor = (name: string, companyId: string) =>
-  hooks.filter((h) => h.name === name && h.companyId === companyId);
+const hooksFor = (name: string, companyId: string) => hooks.filter((h) => h.name === name && h.companyId === companyId);
 
 describeRedis('a marketplace app on two instances sharing Redis', () => {
   beforeAll(async () => {
@@ -107,9 +106,7 @@ describeRedis('a marketplace app on two instances sharing Redis', () => {
     expect(fake.marketplace.ticketRequests()).toHaveLength(1);
     expect(fake.marketplace.tenantTokenRequests('acme')).toHaveLength(1);
     expect(fake.marketplace.tenantTokenRequests('globex')).toHaveLength(1);
-    expect(fake.marketplace.tenantTokenRequests('acme')[0]?.form['app_ticket']).toBe(
-      fake.marketplace.currentTicket(),
-    );
+    expect(fake.marketplace.tenantTokenRequests('acme')[0]?.form['app_ticket']).toBe(fake.marketplace.currentTicket());
   });
 
   it('cached calls ask WPS for nothing', async () => {
