@@ -43,6 +43,7 @@ export { redisTenantStore, type RedisTenantStoreOptions } from './tenants/redis-
 export type {
   StoredTenantCompany,
   StoredTenantState,
+  StoredTicket,
   WpsTenantEventInfo,
   WpsTenantHook,
   WpsTenantsOptions,

@@ -40,6 +40,7 @@ export class TenantsAtRest {
     this.sealer = keys === undefined ? undefined : new TokenSealer(keys);
   }
 
+  /** The company's token as stored. */
   closeToken(token: TenantToken, companyId: string): string {
     const { accessToken, expiresAt, renewAt } = token;
     if (this.sealer === undefined) return JSON.stringify({ accessToken, expiresAt, renewAt });
@@ -47,6 +48,7 @@ export class TenantsAtRest {
     return this.sealer.seal(record, tokenAad(companyId));
   }
 
+  /** The company's token in a stored value; `undefined` when there is none, or it does not open here. */
   openToken(stored: string | undefined, companyId: string): TenantToken | undefined {
     if (stored === undefined) return undefined;
     if (stored.startsWith(SEALED_PREFIX)) return tenantTokenOf(this.sealer?.unseal(stored, tokenAad(companyId)));
@@ -57,11 +59,13 @@ export class TenantsAtRest {
     }
   }
 
+  /** The ticket as stored. */
   closeTicket(ticket: string): string {
     if (this.sealer === undefined) return ticket;
     return this.sealer.seal({ accessToken: ticket, expiresAt: 0, tokenType: 'app_ticket', rev: 0 }, TICKET_AAD);
   }
 
+  /** The ticket in a stored value; `undefined` when there is none, or it does not open here. */
   openTicket(stored: string | undefined): string | undefined {
     if (stored === undefined || stored === '') return undefined;
     if (!stored.startsWith(SEALED_PREFIX)) return stored;

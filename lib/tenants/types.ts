@@ -24,6 +24,14 @@ export interface StoredTenantState {
   time: number;
 }
 
+/** The newest app ticket as a tenant store holds it. */
+export interface StoredTicket {
+  /** The ticket as stored (sealed with a key, or not): opaque to the store. */
+  value: string;
+  /** The event's `time`, in whole seconds: an older ticket never replaces a newer one. */
+  time: number;
+}
+
 /** What a tenant store holds for one company, read at once. Values are opaque strings (sealed with a key, or not). */
 export interface StoredTenantCompany {
   /** The install state, when an event set one. */
@@ -43,7 +51,7 @@ export interface StoredTenantCompany {
  */
 export interface WpsTenantStore {
   /** The newest app ticket as stored, and its event time (whole seconds); `undefined` when none. */
-  getTicket(): Promise<{ value: string; time: number } | undefined>;
+  getTicket(): Promise<StoredTicket | undefined>;
   /** Store the ticket unless one with a later `time` is stored. Resolves `true` when stored. */
   putTicket(value: string, time: number, ttlMs: number): Promise<boolean>;
   /** The company's state, token and refusal, in one read. */
