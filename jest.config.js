@@ -55,6 +55,7 @@ module.exports = {
         '<rootDir>/__tests__/redis/multi-instance\\.test\\.ts$',
         '<rootDir>/__tests__/redis/blip\\.test\\.ts$',
         '<rootDir>/__tests__/events/redis-dedupe\\.test\\.ts$',
+        '<rootDir>/__tests__/tenants/two-instances\\.test\\.ts$',
         '<rootDir>/__tests__/docs/',
       ],
     },

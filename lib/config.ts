@@ -1,6 +1,13 @@
 import Joi from 'joi';
 import { systemClock, type WpsClock } from './clock';
-import type { RefreshLock, UnauthenticatedMode, WpsAppClientOptions, WpsAuthOptions, WpsLogger } from './types';
+import type {
+  RefreshLock,
+  UnauthenticatedMode,
+  WpsAppClientOptions,
+  WpsAuthOptions,
+  WpsLogger,
+  WpsTenants,
+} from './types';
 import { withEnvDefaults } from './env';
 import { silentLogger } from './logger';
 
@@ -43,6 +50,8 @@ export interface ResolvedConfig {
   clock: WpsClock;
   /** The `tokenEncryptionKey` entries, validated: the first seals, all open. `undefined`: stored in the clear. */
   tokenKeys: Array<string | Buffer> | undefined;
+  /** `wpsTenants()`'s result, for `req.wps.tenant`; `undefined` without. */
+  tenants: WpsTenants | undefined;
 }
 
 /** The shortest string accepted as an encryption key: it is stretched, not a password, so it must be random. */
@@ -81,7 +90,7 @@ const encryptionKey = Joi.any()
     'key.bytes': '{{#label}} must be exactly 32 bytes when it is a Buffer',
     'key.type': KEY_TYPE,
   });
-const tokenEncryptionKey = Joi.alternatives().conditional(Joi.array(), {
+export const tokenEncryptionKey = Joi.alternatives().conditional(Joi.array(), {
   then: Joi.array()
     .items(
       encryptionKey.messages({
@@ -93,7 +102,7 @@ const tokenEncryptionKey = Joi.alternatives().conditional(Joi.array(), {
   otherwise: encryptionKey,
 });
 
-// Rules shared by every factory's schema (wpsAuth, createWpsAppClient, wpsEvents).
+// Rules shared by every factory's schema (wpsAuth, createWpsAppClient, wpsEvents, wpsTenants).
 export const clientId = Joi.string().trim().min(1).required().messages({
   'any.required': '{{#label}} is required (or set WPS_CLIENT_ID)',
 });
@@ -103,17 +112,17 @@ export const clientSecret = Joi.string().min(1).required().messages({
   'string.empty': '{{#label}} must be a non-empty string',
   'string.min': '{{#label}} must be a non-empty string',
 });
-const baseUrl = Joi.string()
+export const baseUrl = Joi.string()
   .uri({ scheme: ['http', 'https'] })
   .default('https://openapi.wps.cn')
   .messages({ 'string.uriCustomScheme': '{{#label}} must be an http(s) origin' });
-const refreshSkewSeconds = Joi.number().integer().min(0).max(3600).default(60);
-const timeoutMs = Joi.number().integer().min(1).max(600_000).default(10_000);
-const maxResponseBytes = Joi.number()
+export const refreshSkewSeconds = Joi.number().integer().min(0).max(3600).default(60);
+export const timeoutMs = Joi.number().integer().min(1).max(600_000).default(10_000);
+export const maxResponseBytes = Joi.number()
   .integer()
   .min(1024)
   .default(1024 * 1024);
-const signRequests = Joi.boolean().default(false);
+export const signRequests = Joi.boolean().default(false);
 // Kept as given (no clone): a clock may be a class instance whose now() lives on its prototype.
 export const clock = Joi.any()
   .custom((value: unknown, helpers) =>
@@ -122,6 +131,20 @@ export const clock = Joi.any()
       : helpers.error('clock.type'),
   )
   .messages({ 'clock.type': '{{#label}} must be an object with a now() method returning epoch milliseconds' });
+
+// Kept as given (no clone): wpsEvents and wpsAuth must share the very object wpsTenants() returned.
+const tenants = Joi.any()
+  .custom((value: unknown, helpers) => {
+    const t = value as Partial<Record<'clientId' | 'client' | 'status', unknown>> | null;
+    const ok =
+      typeof t === 'object' &&
+      t !== null &&
+      typeof t.clientId === 'string' &&
+      typeof t.client === 'function' &&
+      typeof t.status === 'function';
+    return ok ? value : helpers.error('tenants.type');
+  })
+  .messages({ 'tenants.type': '{{#label}} must be what wpsTenants() returns' });
 
 const schema = Joi.object({
   clientId,
@@ -173,6 +196,7 @@ const schema = Joi.object({
   afterLogin: fn.messages({ 'object.base': '{{#label}} must be a function: (req, login) => user or nothing' }),
   tokenEncryptionKey,
   clock,
+  tenants,
 });
 
 const appClientSchema = Joi.object({
@@ -268,10 +292,9 @@ function clientPathClash(
 }
 
 /** What the wpsAuth schema hands back: every option with a default filled in, the others as given. */
-type ValidatedAuthOptions = Filled<
-  Omit<WpsAuthOptions, 'refreshLock' | 'logger' | 'scope' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey' | 'clock'>
-> &
-  Pick<WpsAuthOptions, 'refreshLock' | 'logger' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey' | 'clock'> & {
+type Kept = 'refreshLock' | 'logger' | 'fetchUser' | 'afterLogin' | 'tokenEncryptionKey' | 'clock' | 'tenants';
+type ValidatedAuthOptions = Filled<Omit<WpsAuthOptions, Kept | 'scope'>> &
+  Pick<WpsAuthOptions, Kept> & {
     scope: string | string[];
   };
 
@@ -331,5 +354,6 @@ export function resolveConfig(options: WpsAuthOptions | undefined, env?: NodeJS.
     afterLogin: v.afterLogin,
     tokenKeys: key === undefined ? undefined : Array.isArray(key) ? key : [key],
     clock: v.clock ?? systemClock,
+    tenants: v.tenants,
   };
 }

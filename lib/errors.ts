@@ -247,6 +247,54 @@ export class WpsEventError extends WpsError<WpsEventErrorCode> {
   }
 }
 
+/**
+ * Why a call for a customer company (`tenants.client(id)`, `req.wps.tenant`) failed before reaching WPS:
+ * - `'ticket_unavailable'` (503): no app_ticket arrived within `ticketWaitMs` (WPS pushes it to the app's event URL
+ *   as `kso.app.ticket`); the message says to subscribe the event URL to that topic;
+ * - `'tenant_not_installed'` (403): the company uninstalled or disabled the app (by the last
+ *   `kso.developer.application.authorization.status` event), so WPS was not called.
+ */
+export type WpsTenantErrorCode = 'ticket_unavailable' | 'tenant_not_installed';
+
+const TENANT_ERROR_STATUS: Readonly<Record<WpsTenantErrorCode, number>> = Object.freeze({
+  ticket_unavailable: 503,
+  tenant_not_installed: 403,
+});
+
+/**
+ * What a marketplace (ISV) app's company client rejects with when it cannot get a tenant token without WPS's help:
+ * no app ticket, or a company that removed the app. Other failures of the tenant token request are `WpsAuthError`s
+ * (`wps_rejected`, `wps_unavailable`, `wps_timeout`), and of the API calls `WpsApiError`s. Never holds a ticket or
+ * a token.
+ *
+ * @example
+ * import { WpsTenantError, type WpsTenants } from 'express-wps-oauth';
+ *
+ * // The company's token, or undefined when the company removed the app.
+ * async function tokenOf(tenants: WpsTenants, companyId: string): Promise<string | undefined> {
+ *   try {
+ *     return await tenants.client(companyId).getTenantAccessToken();
+ *   } catch (err) {
+ *     if (err instanceof WpsTenantError && err.code === 'tenant_not_installed') return undefined;
+ *     throw err;
+ *   }
+ * }
+ */
+export class WpsTenantError extends WpsError<WpsTenantErrorCode> {
+  /** The company the call was for, when there was one (a ticket is not any company's). */
+  readonly companyId?: string;
+
+  constructor(code: WpsTenantErrorCode, message: string, companyId?: string) {
+    super(code, TENANT_ERROR_STATUS[code], message);
+    this.name = 'WpsTenantError';
+    if (companyId !== undefined) this.companyId = companyId;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), ...(this.companyId !== undefined && { companyId: this.companyId }) };
+  }
+}
+
 /** The forms secrets take when a server echoes them back (as given, or as sent in a form body), longest first. */
 function echoForms(secrets: readonly string[]): string[] {
   const forms = new Set<string>();

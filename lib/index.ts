@@ -7,12 +7,14 @@ export {
   WpsAuthError,
   WpsApiError,
   WpsEventError,
+  WpsTenantError,
   type WpsAuthErrorCode,
   type WpsAuthErrorDetails,
   type WpsStateMismatchReason,
   type WpsApiErrorCode,
   type WpsApiErrorDetails,
   type WpsEventErrorCode,
+  type WpsTenantErrorCode,
 } from './errors';
 export {
   createMemoryRefreshLock,
@@ -36,6 +38,17 @@ export type {
   WpsEventOf,
   WpsEventsOptions,
 } from './events/types';
+export { wpsTenants } from './tenants/wps-tenants';
+export { redisTenantStore, type RedisTenantStoreOptions } from './tenants/redis-store';
+export type {
+  StoredTenantCompany,
+  StoredTenantState,
+  StoredTicket,
+  WpsTenantEventInfo,
+  WpsTenantHook,
+  WpsTenantsOptions,
+  WpsTenantStore,
+} from './tenants/types';
 export type {
   RefreshLock,
   RequireWpsTokenOptions,
@@ -47,6 +60,9 @@ export type {
   WpsContext,
   WpsLoginInfo,
   WpsLogger,
+  WpsTenantClient,
+  WpsTenants,
+  WpsTenantStatus,
   WpsTokenRecord,
   WpsUser,
 } from './types';

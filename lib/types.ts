@@ -187,6 +187,12 @@ export interface WpsAuthOptions {
    * @default systemClock
    */
   clock?: WpsClock | undefined;
+  /**
+   * For a marketplace (ISV) app: what `wpsTenants()` returned. `req.wps.tenant` is then the signed-in user's company
+   * client, `tenants.client(req.wps.user.companyId)`.
+   * @default none (`req.wps.tenant` is always `undefined`)
+   */
+  tenants?: WpsTenants | undefined;
 }
 
 /**
@@ -338,6 +344,53 @@ export interface WpsContext {
    * when the fetch at login failed. Rejects like `api` calls do, or with `login_required` when signed out.
    */
   getUser(): Promise<WpsUser>;
+  /**
+   * With `wpsAuth({ tenants })`: the client of the signed-in user's company (`tenants.client(user.companyId)`), to
+   * call WPS as that company; `undefined` when signed out, when the profile has no company, or without `tenants`.
+   */
+  readonly tenant: WpsTenantClient | undefined;
+}
+
+/**
+ * A customer company's install state, as the last `kso.developer.application.authorization.status` event set it:
+ * `'installed'` (`create`), `'uninstalled'` (`delete`), `'enabled'`, `'disabled'`; `'unknown'` for a company never
+ * seen in such an event (e.g. one that installed the app before it listened), which may be called.
+ */
+export type WpsTenantStatus = 'installed' | 'uninstalled' | 'enabled' | 'disabled' | 'unknown';
+
+/** Calls WPS as one customer company of a marketplace (ISV) app: what `tenants.client(companyId)` returns. */
+export interface WpsTenantClient {
+  /** The company this client acts for (`company_id`). */
+  readonly companyId: string;
+  /**
+   * Resolves with the company's tenant access token: the one cached in the tenant store while it is valid for more
+   * than `refreshSkewSeconds`, else a new one (one request per company at a time, across instances that share the
+   * store). Rejects with a `WpsTenantError` (`tenant_not_installed`, `ticket_unavailable`), or a `WpsAuthError`
+   * (`wps_rejected`, `wps_unavailable`, `wps_timeout`, `store_unavailable`).
+   */
+  getTenantAccessToken(): Promise<string>;
+  /**
+   * An axios instance for the WPS API as the company, shaped like `req.wps.api`: the tenant token as bearer, one new
+   * token and one retry on a 401, `WpsApiError` on failure, KSO-1 signing when `signRequests` is on.
+   */
+  readonly api: AxiosInstance;
+}
+
+/**
+ * What `wpsTenants()` returns: one per app (APPID), shared by `wpsEvents({ tenants })`, `wpsAuth({ tenants })` and
+ * your own code.
+ */
+export interface WpsTenants {
+  /** The APPID these tenants belong to (`wpsEvents` and `wpsAuth` check that they share it). */
+  readonly clientId: string;
+  /**
+   * The client for the company `companyId` (`data.company_id` of `/v7/users/current`, or of an event). Made once per
+   * company and kept; it checks the company's install state at each call. Throws a `TypeError` for an id that is not
+   * a non-empty string of at most 256 characters.
+   */
+  client(companyId: string): WpsTenantClient;
+  /** The company's install state in the tenant store (see {@link WpsTenantStatus}). */
+  status(companyId: string): Promise<WpsTenantStatus>;
 }
 
 declare module 'express-session' {

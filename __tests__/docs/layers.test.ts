@@ -10,7 +10,7 @@ const LIB = path.resolve(__dirname, '../../lib');
 const LAYERS: ReadonlyArray<readonly string[]> = [
   ['index.ts'],
   ['express', 'events', 'testing'],
-  ['refresh'],
+  ['refresh', 'tenants'],
   ['wps', 'session', 'redis'],
   ['config.ts'],
 ];

@@ -5,6 +5,7 @@ import { createClient } from 'redis';
 import {
   redisEventDedupe,
   wpsEvents,
+  wpsTenants,
   type WpsEvent,
   type WpsEventDedupe,
   type WpsEventHandler,
@@ -94,6 +95,7 @@ const options: Required<WpsEventsOptions> = {
   dedupe: redisEventDedupe(createClient()),
   logger: console,
   clock: { now: () => Date.now() },
+  tenants: wpsTenants(),
 };
 wpsEvents(options);
 expectTypeOf<WpsEventsOptions['maxAgeSeconds']>().toEqualTypeOf<number | undefined>();

@@ -3,6 +3,7 @@ import { systemClock, type WpsClock } from '../clock';
 import { clientId, clientSecret, isOptionsObject, validate } from '../config';
 import { withEnvDefaults } from '../env';
 import { silentLogger } from '../logger';
+import { tenantEventSetup, type TenantEventSetup } from '../tenants/wps-tenants';
 import type { WpsLogger } from '../types';
 import type { WpsEvent, WpsEventDedupe, WpsEventHandler } from './types';
 
@@ -11,7 +12,7 @@ export type AnyEventHandler = WpsEventHandler<WpsEvent>;
 
 /**
  * Handlers the library itself runs for a topic, in addition to (and before) the app's own handler: the seam for
- * features that must see certain events whatever the app does (e.g. storing `kso.app.ticket`). None yet. Internal.
+ * features that must see certain events whatever the app does (`wpsTenants` stores `kso.app.ticket`). Internal.
  */
 export type InternalEventHandlers = ReadonlyMap<string, readonly AnyEventHandler[]>;
 
@@ -90,6 +91,10 @@ const schema = Joi.object({
     'a logger needs debug, info, warn and error; pino, winston and console fit',
   ),
   clock: methods(['now'], 'a clock needs now() returning epoch ms, e.g. systemClock or createTestClock()'),
+  // Kept as given (no clone): its handlers are found by identity.
+  tenants: Joi.any()
+    .custom((value: unknown, helpers) => (tenantEventSetup(value) ? value : helpers.error('tenants.type')))
+    .messages({ 'tenants.type': '{{#label}} must be what wpsTenants() returns' }),
 });
 
 interface Validated {
@@ -103,6 +108,7 @@ interface Validated {
   dedupe: WpsEventDedupe | undefined;
   logger: WpsLogger | undefined;
   clock: WpsClock | undefined;
+  tenants: object | undefined;
 }
 
 /** The library's handlers of each topic, then the app's one. */
@@ -114,6 +120,22 @@ function topicHandlers(
   for (const [topic, handlers] of internal) topics.set(topic, [...handlers]);
   for (const [topic, handler] of own) topics.set(topic, [...(topics.get(topic) ?? []), handler]);
   return topics;
+}
+
+/** The tenants' handlers before the library's other ones; a `TypeError` when they are another app's. */
+function withTenants(internal: InternalEventHandlers, tenants: TenantEventSetup | undefined, clientId: string) {
+  if (tenants === undefined) return internal;
+  if (tenants.clientId !== clientId) {
+    throw new TypeError(
+      'express-wps-oauth: invalid wpsEvents options:\n  - tenants belongs to another app: give wpsTenants() and ' +
+        'wpsEvents() the same clientId (APPID)',
+    );
+  }
+  const merged = new Map<string, AnyEventHandler[]>();
+  for (const map of [tenants.handlers, internal]) {
+    for (const [topic, handlers] of map) merged.set(topic, [...(merged.get(topic) ?? []), ...handlers]);
+  }
+  return merged;
 }
 
 /**
@@ -137,17 +159,18 @@ export function resolveEventsConfig(
   const handlers = new Map(
     Object.entries(v.on ?? {}).filter((entry): entry is [string, AnyEventHandler] => entry[1] !== undefined),
   );
+  const tenants = tenantEventSetup(v.tenants);
   return {
     clientId: v.clientId,
     clientSecret: v.clientSecret,
     handlers,
-    topics: topicHandlers(internal, handlers),
+    topics: topicHandlers(withTenants(internal, tenants, v.clientId), handlers),
     onEvent: v.onEvent,
     maxAgeMs: v.maxAgeSeconds * 1000,
     ackTimeoutMs: v.ackTimeoutMs,
     maxBodyBytes: v.maxBodyBytes,
     dedupeTtlMs: 2 * v.maxAgeSeconds * 1000,
-    dedupe: v.dedupe,
+    dedupe: v.dedupe ?? tenants?.dedupe,
     logger: v.logger ?? silentLogger,
     clock: v.clock ?? systemClock,
   };

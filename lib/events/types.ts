@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import type { WpsClock } from '../clock';
-import type { WpsLogger } from '../types';
+import type { WpsLogger, WpsTenants } from '../types';
 
 /**
  * The payload types of the topics an app handles, by topic name, e.g.
@@ -123,4 +123,12 @@ export interface WpsEventsOptions<M extends WpsEventMap = WpsEventMap> {
    * @default systemClock
    */
   clock?: WpsClock | undefined;
+  /**
+   * A marketplace (ISV) app's `wpsTenants()`: its handlers of `kso.app.ticket` (the newest ticket is stored) and
+   * `kso.developer.application.authorization.status` (the company's state is stored, then its hook runs) run before
+   * the app's own handler for those topics, which still runs. Its `clientId` must be this one. Without `dedupe`,
+   * events are deduped in the tenant store, so that a hook runs once across the instances that share it.
+   * @default none
+   */
+  tenants?: WpsTenants | undefined;
 }

@@ -6,7 +6,7 @@ import { regenerateSession, saveSession, type SaveFn } from '../session/save';
 import { interceptSave } from '../session/save-seam';
 import { readStoredTokens } from '../session/store-io';
 import { isUsable } from '../token-set';
-import type { WpsContext, WpsTokenRecord, WpsUser } from '../types';
+import type { WpsContext, WpsTenantClient, WpsTokenRecord, WpsUser } from '../types';
 import { createApi } from '../wps/api';
 import { fetchCurrentUser } from '../wps/user';
 import type { Runtime } from './runtime';
@@ -120,6 +120,13 @@ export class WpsRequestContext implements WpsContext, RefreshTarget {
     const user = await fetchCurrentUser(this.api);
     setUser(this.req.session, user);
     return user;
+  }
+
+  get tenant(): WpsTenantClient | undefined {
+    const { tenants } = this.runtime.config;
+    const companyId = tenants === undefined ? undefined : this.user?.companyId;
+    if (tenants === undefined || companyId === undefined || !this.isAuthenticated()) return undefined;
+    return tenants.client(companyId);
   }
 
   async logout(): Promise<void> {

@@ -1,6 +1,11 @@
 export { startFakeWps } from './fake';
 export type {
+  FakeCompanyState,
   FakeFault,
+  FakeMarketplace,
+  FakeMarketplaceCompany,
+  FakeMarketplaceOptions,
+  FakePush,
   FakeSignIn,
   FakeTokenPair,
   FakeWps,

@@ -1,4 +1,5 @@
 import { systemClock, type WpsClock } from '../../clock';
+import { resolveMarketplace, type FakeMarketplaceOptions, type MarketplaceSettings } from './marketplace-state';
 import { isHttpUrl } from './params';
 
 /** The signed-in user the fake answers with on `GET /v7/users/current`, so tests can assert on known values. */
@@ -91,6 +92,12 @@ export interface FakeWpsOptions {
    * @default systemClock
    */
   clock?: WpsClock | undefined;
+  /**
+   * The marketplace (ISV) mode's companies and event URLs: see `FakeWps.marketplace`. Without it the mode still
+   * serves `ticket/active` and tenant tokens, for companies installed later with `marketplace.install()`.
+   * @default no company, no event URL
+   */
+  marketplace?: FakeMarketplaceOptions | undefined;
 }
 
 /** Options {@link FakeWps.setOptions} may change while the server runs. */
@@ -117,6 +124,7 @@ export interface FakeSettings {
   refreshExpiresInAsString: boolean;
   requireSignature: boolean;
   clock: WpsClock;
+  marketplace: MarketplaceSettings;
 }
 
 const DEFAULT_USER: FakeWpsUser = {
@@ -194,6 +202,7 @@ export function resolveSettings(options: FakeWpsOptions): FakeSettings {
     refreshExpiresInAsString: options.refreshExpiresInAsString ?? false,
     requireSignature: options.requireSignature ?? false,
     clock: options.clock ?? systemClock,
+    marketplace: resolveMarketplace(options.marketplace),
   };
 }
 

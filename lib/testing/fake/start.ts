@@ -3,6 +3,8 @@ import { registerAuthorize } from './authorize';
 import { BRIDGE_SCRIPT_PATH, clientCode, registerClientBridge } from './client-bridge';
 import { queueFault, type FakeFault } from './faults';
 import { expireAccessTokens, issueUserTokens, type FakeTokenPair } from './issue';
+import { registerMarketplace } from './marketplace';
+import { marketplaceHandle, type FakeMarketplace } from './marketplace-handle';
 import {
   applyRuntimeOptions,
   resolveSettings,
@@ -80,7 +82,7 @@ export interface FakeWps {
    * later requests.
    */
   setOptions(patch: FakeWpsRuntimeOptions): void;
-  /** Forget recorded requests and queued faults; issued codes and tokens stay valid. */
+  /** Forget recorded requests, queued faults and pushed events; issued codes, tokens and tickets stay valid. */
   reset(): void;
   /** Stop the server and destroy every open socket, hanging ones included; safe to call twice. */
   close(): Promise<void>;
@@ -89,6 +91,11 @@ export interface FakeWps {
    * clientSecret (see `sendWpsEvent`).
    */
   sendEvent(url: string, event: WpsEventToSend): Promise<WpsEventReply>;
+  /**
+   * The marketplace (ISV) mode: companies installing and removing the app, app tickets pushed to the app's event
+   * URLs, and what the app asked (see {@link FakeMarketplace}).
+   */
+  readonly marketplace: FakeMarketplace;
 }
 
 /** The fake's modules, each adding its routes (and guards) to the registry over the shared state; see RouteRegistry. */
@@ -97,6 +104,7 @@ const MODULES: readonly ((routes: RouteRegistry, state: FakeState) => void)[] = 
   registerTokenEndpoint,
   registerUserApi,
   registerClientBridge,
+  registerMarketplace,
 ];
 
 /**
@@ -131,5 +139,6 @@ export async function startFakeWps(options: FakeWpsOptions = {}): Promise<FakeWp
     reset: () => forgetRequestsAndFaults(state),
     close: () => server.close(),
     sendEvent: (eventUrl, event) => sendWpsEvent(eventUrl, event, settings),
+    marketplace: marketplaceHandle(state),
   };
 }

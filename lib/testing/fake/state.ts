@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FakeFault } from './faults';
+import { createMarketplaceState, type MarketplaceState } from './marketplace-state';
 import type { FakeSettings, FakeWpsUser } from './options';
 import type { RecordedRequest } from './server';
 import { FakeTimers } from './timers';
@@ -72,6 +73,8 @@ export interface FakeState {
   readonly refreshTokens: Map<string, RefreshTokenRecord>;
   /** Sign-ins prepared with `prepareSignIn`, by ticket, until a `GET /oauth2/auth` uses them. */
   readonly signIns: Map<string, Grant>;
+  /** The marketplace (ISV) mode: tickets, companies, tenant tokens, pushed events. */
+  readonly marketplace: MarketplaceState;
   /** The fake's time, for the lifetimes of codes and tokens: the test clock when one was given. */
   now(): number;
 }
@@ -89,15 +92,17 @@ export function createFakeState(settings: FakeSettings): FakeState {
     accessTokens: new Map(),
     refreshTokens: new Map(),
     signIns: new Map(),
+    marketplace: createMarketplaceState(settings.marketplace),
     now: () => settings.clock.now(),
   };
 }
 
-/** `reset()`: forget recorded requests and queued faults; issued codes and tokens stay valid. */
+/** `reset()`: forget recorded requests, queued faults and pushed events; issued codes, tokens and tickets stay valid. */
 export function forgetRequestsAndFaults(state: FakeState): void {
   state.requests.length = 0;
   state.tokenFaults.length = 0;
   state.apiFaults.length = 0;
+  state.marketplace.pushes.length = 0;
 }
 
 /** Whether a code, token or consent has outlived its lifetime at `now`. */
