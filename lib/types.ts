@@ -86,9 +86,11 @@ export interface WpsAuthOptions {
    * CSRF). A full path, as the browser sees it, like `loginPath`; `false` turns the route and its script off.
    * @default '/auth/wps/client-sign-in'
    * @example
+   * import { wpsAuth } from 'express-wps-oauth';
+   *
    * // In a page the WPS client opens, after the client's bridge:
-   * // <script src="/auth/wps/client-sign-in.js" data-return-to="/home"></script>
-   * wpsAuth({ redirectUri: 'https://app.example.com/auth/wps/callback', clientSignInPath: '/auth/wps/client' })
+   * // <script src="/auth/wps/client.js" data-return-to="/home"></script>
+   * wpsAuth({ redirectUri: 'https://app.example.com/auth/wps/callback', clientSignInPath: '/auth/wps/client' });
    */
   clientSignInPath?: string | false | undefined;
   /**
@@ -97,7 +99,12 @@ export interface WpsAuthOptions {
    * must then be `sameSite: 'none'` and `secure` for the browser to send it.
    * @default []
    * @example
-   * wpsAuth({ redirectUri: 'https://app.example.com/auth/wps/callback', trustedOrigins: ['https://portal.example.com'] })
+   * import { wpsAuth } from 'express-wps-oauth';
+   *
+   * wpsAuth({
+   *   redirectUri: 'https://app.example.com/auth/wps/callback',
+   *   trustedOrigins: ['https://portal.example.com'],
+   * });
    */
   trustedOrigins?: string[] | undefined;
   /**
@@ -163,11 +170,19 @@ export interface WpsAuthOptions {
    * to keep the profile. Don't write to `req.session` here: the session is regenerated right after.
    * @default none
    * @example
-   * afterLogin: async (req, { user }) => {
-   *   const account = await accounts.findByWpsId(user?.id);
-   *   if (!account) throw new Error('No account for this WPS user');
-   *   return { ...user!, accountId: account.id };
-   * }
+   * import { wpsAuth } from 'express-wps-oauth';
+   *
+   * // Your own accounts, by WPS user id.
+   * const accounts = new Map([['wps-user-1', { id: 'acct-42' }]]);
+   *
+   * wpsAuth({
+   *   redirectUri: 'https://app.example.com/auth/wps/callback',
+   *   afterLogin: (_req, { user }) => {
+   *     const account = user && accounts.get(user.id);
+   *     if (!user || !account) throw new Error('No account for this WPS user');
+   *     return { ...user, accountId: account.id };
+   *   },
+   * });
    */
   afterLogin?: ((req: Request, login: WpsLoginInfo) => WpsAfterLoginResult | Promise<WpsAfterLoginResult>) | undefined;
   /**
@@ -331,7 +346,18 @@ export interface WpsContext {
    * session), a 401 from WPS is answered by one refresh and one retry, and failures — a non-2xx status or a
    * `{ code ≠ 0 }` envelope — reject with a `WpsApiError`. Signed with KSO-1 when `signRequests` is on.
    * @example
-   * const { data } = await req.wps.api.get('/v7/users/current');
+   * import express from 'express';
+   * import { requireWpsToken } from 'express-wps-oauth';
+   *
+   * const app = express();
+   * app.get('/me', requireWpsToken(), async (req, res, next) => {
+   *   try {
+   *     const { data } = await req.wps.api.get('/v7/users/current');
+   *     res.json(data);
+   *   } catch (err) {
+   *     next(err);
+   *   }
+   * });
    */
   readonly api: AxiosInstance;
   /**

@@ -79,7 +79,14 @@ export interface WpsEventsOptions<M extends WpsEventMap = WpsEventMap> {
    * Handlers by topic. An event of a topic without a handler is answered 200 (after `onEvent`, if any).
    * @default {}
    * @example
-   * on: { 'kso.app_chat.message': async (event) => { await bot.reply(event.data) } }
+   * import express from 'express';
+   * import { wpsEvents } from 'express-wps-oauth';
+   *
+   * const app = express();
+   * app.post(
+   *   '/wps/events',
+   *   wpsEvents({ on: { 'kso.app_chat.message': (event) => console.log(event.operation, event.data) } }),
+   * );
    */
   on?: WpsEventHandlers<M> | undefined;
   /**

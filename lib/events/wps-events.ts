@@ -36,9 +36,21 @@ const UNCALLED =
  * `invalid_event`, 413 `too_large`, 405 `method_not_allowed`. It never calls `next(err)` and never rejects.
  *
  * @example
- * app.post('/wps/events', wpsEvents<{ 'kso.app_chat.message': ChatMessage }>({
- *   on: { 'kso.app_chat.message': async (event) => { await reply(event.data) } },
- * }));
+ * import express from 'express';
+ * import { wpsEvents } from 'express-wps-oauth';
+ *
+ * interface ChatMessage {
+ *   chat_id: string;
+ *   text: string;
+ * }
+ *
+ * const app = express();
+ * app.post(
+ *   '/wps/events',
+ *   wpsEvents<{ 'kso.app_chat.message': ChatMessage }>({
+ *     on: { 'kso.app_chat.message': (event) => console.log(event.data.chat_id, event.data.text) },
+ *   }),
+ * );
  */
 export function wpsEvents<M extends WpsEventMap = WpsEventMap>(options?: WpsEventsOptions<M>): RequestHandler {
   // eslint-disable-next-line prefer-rest-params

@@ -374,10 +374,31 @@ async function signInThroughClient(agent: AgentLike, fake: FakeWps, options: Sig
  * the fake's client bridge to the app's client sign-in route, from `origin`.
  *
  * @example
+ * import express from 'express';
+ * import session from 'express-session';
+ * import request from 'supertest';
+ * import { requireWpsToken, wpsAuth } from 'express-wps-oauth';
+ * import { signedInAgent, startFakeWps } from 'express-wps-oauth/testing';
+ *
+ * const fake = await startFakeWps();
+ * const app = express();
+ * app.use(session({ secret: 'test', resave: false, saveUninitialized: false }));
+ * app.use(
+ *   wpsAuth({
+ *     baseUrl: fake.url,
+ *     clientId: 'test-client-id',
+ *     clientSecret: 'test-client-secret',
+ *     redirectUri: 'http://127.0.0.1/auth/wps/callback',
+ *   }),
+ * );
+ * app.get('/protected', requireWpsToken(), (req, res) => res.json({ name: req.wps.user?.name }));
+ *
  * const agent = await signedInAgent(request.agent(app), fake);
  * await agent.get('/protected').expect(200);
  * const ada = await signedInAgent(request.agent(app), fake, { user: { name: 'Ada' }, accessTokenTtlSeconds: 120 });
+ * await ada.get('/protected').expect(200, { name: 'Ada' });
  * const inClient = await signedInAgent(request.agent(app), fake, { via: 'client', origin: 'http://127.0.0.1' });
+ * await inClient.get('/protected').expect(200);
  */
 export async function signedInAgent<A extends AgentLike>(
   agent: A,
@@ -432,9 +453,29 @@ function sessionIdOf(value: string): string | undefined {
  * `clock.advance(ms)` ages every token at once. Inside a route, `expireAccessToken(req)` does this for one request.
  *
  * @example
+ * import express from 'express';
+ * import session from 'express-session';
+ * import request from 'supertest';
+ * import { requireWpsToken, wpsAuth } from 'express-wps-oauth';
+ * import { expireAgentAccessToken, signedInAgent, startFakeWps } from 'express-wps-oauth/testing';
+ *
+ * const fake = await startFakeWps();
+ * const app = express();
+ * app.use(session({ secret: 'test', resave: false, saveUninitialized: false }));
+ * app.use(
+ *   wpsAuth({
+ *     baseUrl: fake.url,
+ *     clientId: 'test-client-id',
+ *     clientSecret: 'test-client-secret',
+ *     redirectUri: 'http://127.0.0.1/auth/wps/callback',
+ *   }),
+ * );
+ * app.get('/protected', requireWpsToken(), (_req, res) => res.json({ ok: true }));
+ *
  * const agent = await signedInAgent(request.agent(app), fake);
  * await expireAgentAccessToken(agent);
- * await agent.get('/protected').expect(200); // refreshed: fake.tokenRequests('refresh_token') has one more
+ * await agent.get('/protected').expect(200); // refreshed first
+ * console.log(fake.tokenRequests('refresh_token').length); // 1
  */
 export async function expireAgentAccessToken(agent: AgentLike): Promise<void> {
   const signIn = agentSessions.get(agent);

@@ -52,8 +52,21 @@ export interface FakeWps {
    * `signedInAgent()` does this for you.
    *
    * @example
+   * import { startFakeWps } from 'express-wps-oauth/testing';
+   *
+   * const fake = await startFakeWps();
    * const ticket = fake.prepareSignIn({ user: { name: 'Ada' }, accessTokenTtlSeconds: 60 });
-   * await fetch(authorizeUrl, { redirect: 'manual', headers: { 'X-Fake-Wps-Sign-In': ticket } });
+   * // The authorize URL your app's login route redirected to, as a browser would follow it:
+   * const query = new URLSearchParams({
+   *   response_type: 'code',
+   *   client_id: 'test-client-id',
+   *   redirect_uri: 'http://127.0.0.1:3000/auth/wps/callback',
+   *   scope: 'kso.user_base.read',
+   *   state: 's',
+   * });
+   * const authorizeUrl = `${fake.url}/oauth2/auth?${query.toString()}`;
+   * const back = await fetch(authorizeUrl, { redirect: 'manual', headers: { 'X-Fake-Wps-Sign-In': ticket } });
+   * console.log(back.headers.get('location')); // the callback, with a code for Ada
    */
   prepareSignIn(signIn: FakeSignIn): string;
   /**
@@ -63,8 +76,19 @@ export interface FakeWps {
    * to the app's client sign-in route.
    *
    * @example
+   * import express from 'express';
+   * import session from 'express-session';
+   * import request from 'supertest';
+   * import { wpsAuth } from 'express-wps-oauth';
+   * import { startFakeWps } from 'express-wps-oauth/testing';
+   *
+   * const fake = await startFakeWps();
+   * const app = express();
+   * app.use(session({ secret: 'test', resave: false, saveUninitialized: false }));
+   * const redirectUri = 'http://127.0.0.1/auth/wps/callback';
+   * app.use(wpsAuth({ clientId: 'test-client-id', clientSecret: 'test-client-secret', baseUrl: fake.url, redirectUri }));
    * const code = fake.clientCode({ name: 'Ada' });
-   * await request(app).post('/auth/wps/client-sign-in').set('Origin', 'http://127.0.0.1').send({ code });
+   * await request(app).post('/auth/wps/client-sign-in').set('Origin', 'http://127.0.0.1').send({ code }).expect(200);
    */
   clientCode(user?: Partial<FakeWpsUser>, lifetimes?: Omit<FakeSignIn, 'user'>): string;
   /**
@@ -112,9 +136,24 @@ const MODULES: readonly ((routes: RouteRegistry, state: FakeState) => void)[] = 
  * sign-in, refresh and failure handling without the real platform.
  *
  * @example
- * const fake = await startFakeWps({ redirectUris: ['http://localhost:3000/auth/callback'] });
- * app.use(wpsAuth({ baseUrl: fake.url, clientId: 'test-client-id', clientSecret: 'test-client-secret', ... }));
- * afterAll(() => fake.close());
+ * import express from 'express';
+ * import session from 'express-session';
+ * import { wpsAuth } from 'express-wps-oauth';
+ * import { startFakeWps } from 'express-wps-oauth/testing';
+ *
+ * const fake = await startFakeWps({ redirectUris: ['http://localhost:3000/auth/wps/callback'] });
+ * const app = express();
+ * app.use(session({ secret: 'test', resave: false, saveUninitialized: false }));
+ * app.use(
+ *   wpsAuth({
+ *     baseUrl: fake.url,
+ *     clientId: 'test-client-id',
+ *     clientSecret: 'test-client-secret',
+ *     redirectUri: 'http://localhost:3000/auth/wps/callback',
+ *   }),
+ * );
+ * // … tests, then:
+ * await fake.close();
  */
 export async function startFakeWps(options: FakeWpsOptions = {}): Promise<FakeWps> {
   const settings = resolveSettings(options);
