@@ -212,9 +212,20 @@ current token is kept.<br><span class="muted">${escapeHtml(flash.message)}</span
   }
   const before = localTime(new Date(flash.before));
   const after = localTime(new Date(flash.after));
-  return flash.before === flash.after
-    ? `<p class="flash" id="flash" role="status">Token not refreshed (no usable refresh token): expiry ${before}</p>`
-    : `<p class="flash" id="flash" role="status">Token refreshed: expiry ${before} → ${after}</p>`;
+  if (!flash.newTokens) {
+    return `<p class="flash" id="flash" role="status">Token not refreshed (no usable refresh token): expiry ${before}</p>`;
+  }
+  // A refresh right after signing in moves the expiry by a few seconds only: say what changed, not just two times.
+  const moved = movedBy(Date.parse(flash.after) - Date.parse(flash.before));
+  return `<p class="flash" id="flash" role="status">Token refreshed: WPS issued a new access token and a new refresh
+token; the expiry moved ${moved} later (${before} → ${after})</p>`;
+}
+
+/** How far a time moved, e.g. "less than a second", "4 s", "12 min 3 s". */
+function movedBy(ms) {
+  if (ms < 1000) return 'less than a second';
+  const seconds = Math.round(ms / 1000);
+  return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
 }
 
 /** `value` as one line of JSON, cut to about `max` characters. */
@@ -472,11 +483,18 @@ ${signOutButton}</div>`,
     requireWpsToken(),
     asyncRoute(async (req, res) => {
       const before = req.wps.expiresAt;
+      const tokenBefore = req.wps.accessToken;
       try {
         // WPS rotates the refresh token on every refresh and the old one stops working at once: the library stores
         // the new one and serializes refreshes, so two tabs refreshing together do not sign the user out.
-        await req.wps.refresh();
-        req.session.flash = { kind: 'refreshed', before: before.toISOString(), after: req.wps.expiresAt.toISOString() };
+        const tokenAfter = await req.wps.refresh();
+        req.session.flash = {
+          kind: 'refreshed',
+          before: before.toISOString(),
+          after: req.wps.expiresAt.toISOString(),
+          // Whether the tokens changed, as a yes or no: the tokens themselves never reach the browser.
+          newTokens: tokenAfter !== tokenBefore,
+        };
       } catch (err) {
         // wps_unavailable or wps_timeout keep the old tokens: say so on the profile. A refresh WPS refused signed the
         // user out (login_required): the error page offers to sign in again.
