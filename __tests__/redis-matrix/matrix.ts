@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { redisEventDedupe, redisRefreshLock, RefreshLockUnavailableError } from '../../lib';
+import { redisEventDedupe, redisRefreshLock, redisTenantStore, RefreshLockUnavailableError } from '../../lib';
 import { startFakeWps, signWpsEvent, type FakeWps } from '../../lib/testing';
 import { APP_ID, APP_KEY, CREDENTIALS, postJson } from '../events/helpers';
 import {
@@ -154,6 +154,43 @@ async function stalledRedisCostsTheTimeout(c: Combination): Promise<void> {
 }
 
 /**
+ * The marketplace tenant store through this client: two clients (two instances) share a ticket, a company's state,
+ * token and refusal, the per-company claim; an older ticket or state never overwrites a newer one. On a Cluster the
+ * scripts that touch several keys of one company work because those keys share a hash tag.
+ */
+async function tenantStoreShared(c: Combination): Promise<void> {
+  const [one, two] = [createMatrixClient(c.pkg, c.setup.target()), createMatrixClient(c.pkg, c.setup.target())];
+  c.track({ stop: () => Promise.resolve(one.close()) }, { stop: () => Promise.resolve(two.close()) });
+  await Promise.all([one.connect(), two.connect()]);
+  const [a, b] = [one, two].map((m) => redisTenantStore(m.client, { prefix: `${c.prefix}tenants:` }));
+  if (a === undefined || b === undefined) throw new Error('no store');
+
+  expect(await a.putTicket('ticket-2', 200, 60_000)).toBe(true);
+  expect(await b.putTicket('ticket-1', 100, 60_000)).toBe(false);
+  expect(await b.getTicket()).toEqual(expect.objectContaining({ value: 'ticket-2', time: 200 }));
+
+  await a.putToken('acme', 'token-a', 60_000);
+  expect((await b.getCompany('acme')).token).toBe('token-a');
+  await b.dropToken('acme', 'token-other');
+  expect((await a.getCompany('acme')).token).toBe('token-a');
+  await b.dropToken('acme', 'token-a');
+  expect((await a.getCompany('acme')).token).toBeUndefined();
+
+  await a.putToken('acme', 'token-b', 60_000);
+  await a.putRefusal('acme', 'digest', 60_000);
+  expect(await b.putState('acme', { state: 'disabled', time: 300 }, 60_000)).toBe(true);
+  expect(await a.putState('acme', { state: 'enabled', time: 299 }, 60_000)).toBe(false);
+  expect(await a.getCompany('acme')).toEqual({ state: { state: 'disabled', time: 300 } });
+
+  expect(await a.claim('fetch:acme', 'owner-a', 60_000)).toBe(true);
+  expect(await b.claim('fetch:acme', 'owner-b', 60_000)).toBe(false);
+  await b.release('fetch:acme', 'owner-b');
+  expect(await b.claim('fetch:acme', 'owner-b', 60_000)).toBe(false);
+  await a.release('fetch:acme', 'owner-a');
+  expect(await b.claim('fetch:acme', 'owner-b', 60_000)).toBe(true);
+}
+
+/**
  * Every client package on `topology`: two forked app instances per combination share sessions (connect-redis),
  * the refresh lock and the event dedupe through one client each; plus what each client does when Redis is unusable.
  */
@@ -211,5 +248,6 @@ export function describeCombinations(topology: Topology, setup: TopologySetup): 
       notConnectedFailsAtOnce(c));
     it('a Redis that stops answering: every command is abandoned after commandTimeoutMs', () =>
       stalledRedisCostsTheTimeout(c));
+    it('the tenant store of marketplace apps is shared by two clients', () => tenantStoreShared(c));
   });
 }
