@@ -7,6 +7,8 @@ const fs = require('node:fs');
 const { chromium } = require('playwright-core');
 
 const CHROMIUM = '/usr/bin/chromium';
+/** How long one step (a navigation, a click, an element to appear) may take: generous, CI machines are shared. */
+const STEP_TIMEOUT_MS = 10_000;
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -58,4 +60,4 @@ function watch(page) {
   return { take: () => seen.splice(0) };
 }
 
-module.exports = { CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, launchChromium, watch };
+module.exports = { CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT_MS, VIEWPORTS, launchChromium, watch };

@@ -14,11 +14,10 @@ const session = require('express-session');
 const { wpsAuth } = require('express-wps-oauth');
 const { startFakeWps } = require('express-wps-oauth/testing');
 const { createApp } = require('../examples/basic/app');
-const { launchChromium, VIEWPORTS, watch } = require('./browser');
+const { STEP_TIMEOUT_MS, VIEWPORTS, launchChromium, watch } = require('./browser');
 
 const ARTIFACTS = path.join(__dirname, '..', 'e2e-artifacts');
 const SCREENSHOT = /^client-((desktop|phone)-)?\d{2}-[a-z0-9-]+\.png$/;
-const STEP_TIMEOUT_MS = 5000;
 const DEMO_ENV = { NODE_ENV: 'production', SESSION_SECRET: 'e2e-client-session-secret' };
 const DECLINED = 'Not signed in: The WPS client gave no code: the user declined, or the bridge failed';
 

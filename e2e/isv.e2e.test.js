@@ -10,53 +10,23 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const request = require('supertest');
-const { chromium } = require('playwright-core');
+const { STEP_TIMEOUT_MS, VIEWPORTS, launchChromium, watch } = require('./browser');
 const { sendWpsChallenge } = require('express-wps-oauth/testing');
 const { createApp } = require('../examples/isv/app');
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const ARTIFACTS = path.join(__dirname, '..', 'e2e-artifacts');
-const STEP_TIMEOUT_MS = 5000;
-const VIEWPORTS = [
-  { name: 'desktop', context: { viewport: { width: 1280, height: 800 } } },
-  { name: 'phone', context: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } },
-];
 
 let browser;
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: install Debian's Chromium (apt-get install chromium) to run the e2e tests`,
-    );
-  }
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   for (const file of fs.readdirSync(ARTIFACTS)) if (/^isv-/.test(file)) fs.rmSync(path.join(ARTIFACTS, file));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
 });
-
-/** Console errors, page errors, failed requests and error statuses seen since the last call. */
-function watch(page) {
-  const seen = [];
-  page.on('console', (msg) => msg.type() === 'error' && seen.push(`console: ${msg.text()}`));
-  page.on('pageerror', (err) => seen.push(`pageerror: ${err.message}`));
-  page.on('requestfailed', (req) => seen.push(`requestfailed: ${req.url()}`));
-  page.on('response', (res) => res.status() >= 400 && seen.push(`status ${res.status()}: ${res.url()}`));
-  return { take: () => seen.splice(0) };
-}
 
 describe.each(VIEWPORTS)('the marketplace example in Chromium on a $name', (viewport) => {
   test('call as a company, uninstall (the call is refused without WPS), install again', async () => {

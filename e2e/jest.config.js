@@ -5,6 +5,6 @@ module.exports = {
   testMatch: ['<rootDir>/e2e/**/*.e2e.test.[jt]s'],
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }] },
-  testTimeout: 30000,
+  testTimeout: 60000,
   reporters: ['default', '<rootDir>/.ci/jest-summary-reporter.js'],
 };

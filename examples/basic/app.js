@@ -289,6 +289,21 @@ const eventLogger = {
 /** Express 4 does not send a rejected promise to the error handler; this does. */
 const asyncRoute = (fn) => (req, res, next) => fn(req, res).catch(next);
 
+/**
+ * Save the session, then redirect. express-session saves a changed session as the response ends, but a browser
+ * follows a redirect as soon as its headers arrive — possibly before that save, so the next page would load the
+ * session without the flash message. Saving first makes the order certain (the library's own routes do the same).
+ */
+function saveThenRedirect(req, res, location) {
+  return new Promise((resolve, reject) =>
+    req.session.save((err) => {
+      if (err) return reject(err);
+      res.redirect(303, location);
+      resolve();
+    }),
+  );
+}
+
 function listen(server, port) {
   return new Promise((resolve, reject) => {
     server.once('error', (err) => {
@@ -501,7 +516,7 @@ ${signOutButton}</div>`,
         if (!(err instanceof WpsAuthError) || !req.wps.isAuthenticated()) throw err;
         req.session.flash = { kind: 'failed', code: err.code, message: err.message };
       }
-      res.redirect(303, '/me');
+      await saveThenRedirect(req, res, '/me');
     }),
   );
 
@@ -581,7 +596,7 @@ ${list}`,
         } catch (err) {
           req.session.flash = { kind: 'event-failed', message: err.message };
         }
-        res.redirect(303, '/events');
+        await saveThenRedirect(req, res, '/events');
       }),
     );
   }
