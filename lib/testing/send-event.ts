@@ -107,7 +107,7 @@ export function signWpsEvent(event: WpsEventToSend, credentials: WpsEventCredent
 }
 
 /** POST `body` as JSON to `url` on a fresh connection (closed afterwards, so no socket outlives a test). */
-function postJson(url: string, body: unknown): Promise<WpsEventReply> {
+export function postJson(url: string, body: unknown): Promise<WpsEventReply> {
   const target = new URL(url);
   const transport = target.protocol === 'https:' ? https : http;
   const payload = Buffer.from(JSON.stringify(body));

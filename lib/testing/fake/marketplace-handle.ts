@@ -1,6 +1,7 @@
 import type { WpsEventReply } from '../send-event';
 import { rotateTicket, type FakeCompanyState, type FakeMarketplaceCompany, type FakePush } from './marketplace-state';
-import { postEvent, pushEvent, pushTicket } from './marketplace-pushes';
+import { postJson } from '../send-event';
+import { pushEvent, pushTicket } from './marketplace-pushes';
 import { isHttpUrl } from './params';
 import type { RecordedRequest } from './server';
 import type { FakeState } from './state';
@@ -120,7 +121,7 @@ export function marketplaceHandle(state: FakeState): FakeMarketplace {
     currentTicket: () => market.ticket,
     expireTenantTokens: (companyId) => expireTenantTokens(state, companyId),
     pushes: () => [...market.pushes],
-    redeliver: (push, url) => postEvent(url, push.body),
+    redeliver: (push, url) => postJson(url, push.body),
     ticketRequests: () => state.requests.filter((r) => r.method === 'POST' && r.path === '/oauth2/ticket/active'),
     tenantTokenRequests: (companyId) =>
       tokenRequestsIn(state.requests, 'client_credentials').filter(

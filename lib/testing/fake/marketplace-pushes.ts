@@ -1,39 +1,6 @@
-import http from 'node:http';
-import { signWpsEvent, type SignedWpsEvent, type WpsEventReply } from '../send-event';
+import { postJson, signWpsEvent } from '../send-event';
 import type { FakePush } from './marketplace-state';
 import type { FakeState } from './state';
-
-/** POST `body` as JSON to `url` on a connection of its own (closed afterwards, so no socket outlives a test). */
-export function postEvent(url: string, body: SignedWpsEvent): Promise<WpsEventReply> {
-  const payload = Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method: 'POST',
-        agent: false,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': payload.length, Connection: 'close' },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // Not JSON: the text as it is.
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 /**
  * Push one event as WPS does (signed and encrypted with the fake's APPID and APPKEY, timed by the fake's clock) to
@@ -45,7 +12,7 @@ export function pushEvent(state: FakeState, topic: string, operation: string, da
   const body = signWpsEvent({ topic, operation, data, time }, state.settings);
   const urls = market.eventUrls;
   const url = lose || urls.length === 0 ? undefined : urls[market.nextUrl++ % urls.length];
-  const answered = url === undefined ? Promise.resolve(undefined) : postEvent(url, body).catch(() => undefined);
+  const answered = url === undefined ? Promise.resolve(undefined) : postJson(url, body).catch(() => undefined);
   const push: FakePush = { topic, operation, url, body, answered };
   market.pushes.push(push);
   return push;
