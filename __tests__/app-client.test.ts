@@ -1,19 +1,11 @@
 import { inspect } from 'node:util';
 import { createWpsAppClient, systemClock, WpsApiError, WpsAuthError } from '../lib';
 import { resolveAppClientConfig } from '../lib/config';
-import { createTestClock, startFakeWps, type FakeWps } from '../lib/testing';
+import { createTestClock, startFakeWps } from '../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET } from './helpers/app';
+import { useFakeWps } from './helpers/fake-wps';
 
-let fake: FakeWps;
-
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-});
-afterAll(() => fake.close());
-beforeEach(() => {
-  fake.reset();
-  fake.setOptions({ accessTokenTtlSeconds: 7200 });
-});
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
 
 function client(options: Parameters<typeof createWpsAppClient>[0] = {}) {
   return createWpsAppClient({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, baseUrl: fake.url, ...options });

@@ -3,28 +3,25 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { WpsAuthError } from '../../lib';
-import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { authorize, CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signIn, type TestApp } from '../helpers/app';
 import { FAULTS, SHORT_TIMEOUT_MS, type Expected, type FaultCase } from './helpers/faults';
 import { eventually, sleep, watchForCrashes, type CrashWatch } from './helpers/guards';
 import { startCountingProxy } from './helpers/proxy';
 import { note } from '../helpers/notes';
+import { useFakeWps } from '../helpers/fake-wps';
 
 type Agent = ReturnType<typeof request.agent>;
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 let t: TestApp;
 let crashes: CrashWatch;
 
-beforeAll(async () => {
+beforeAll(() => {
   crashes = watchForCrashes();
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 });
-afterAll(async () => {
+afterAll(() => {
   crashes.stop();
-  await fake.close();
 });
-beforeEach(() => fake.reset());
 afterEach(() => {
   expect(crashes.rejections).toEqual([]);
   expect(crashes.exceptions).toEqual([]);
