@@ -150,7 +150,8 @@ describe('afterLogin', () => {
     const { agent } = app({
       afterLogin: async (_req, login) => {
         seen.push(login);
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        // Settles on a later turn of the event loop, as a database lookup would.
+        await new Promise((resolve) => setImmediate(resolve));
         return { ...(login.user ?? { id: '', name: '' }), name: 'Mapped', accountId: 'acct-42' };
       },
     });
