@@ -929,19 +929,13 @@ describe('startFakeWps', () => {
 });
 
 describe('startFakeWps: v7 test routes, API faults and strict KSO-1 signing', () => {
-  let fake: FakeWps;
+  const fake = useFakeWps();
   let userToken: string;
   let appToken: string;
 
   beforeAll(async () => {
-    fake = await startFakeWps();
     userToken = fake.mintTokens().access_token;
     appToken = String((JSON.parse((await postToken(fake, appTokenForm)).body) as Record<string, unknown>).access_token);
-  });
-  afterAll(() => fake.close());
-  beforeEach(() => {
-    fake.reset();
-    fake.setOptions({ requireSignature: false });
   });
 
   const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
