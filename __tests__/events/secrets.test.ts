@@ -34,7 +34,8 @@ it('no answer and no log line shows the APPKEY, its MD5, the decrypted data or a
         throw new Error(`failing with ${JSON.stringify(e.data)}`);
       },
       'topic.slow': async (e) => {
-        // Held until its event has been acknowledged (on the ackTimeoutMs timer), so that it fails after the answer.
+        // Real time: its event is acknowledged on wpsEvents' ackTimeoutMs timer (100 ms), which no clock of ours
+        // moves. The handler is held until that answer has come, so it fails after it, whatever the machine's speed.
         await slowMayFail;
         throw new Error(`late failure with ${JSON.stringify(e.data)}`);
       },
