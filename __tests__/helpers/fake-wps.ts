@@ -13,13 +13,13 @@ function startingRuntimeOptions(options: FakeWpsOptions): Required<FakeWpsRuntim
  * `beforeAll`, `reset()` and put back to the runtime options it started with (`tokenLatencyMs`, consent mode, …)
  * in `beforeEach`, closed in `afterAll`. Call it before the hooks that use the fake, so that it starts first.
  *
- * Resolves to a `FakeWps` whose every member reads the running fake, so tests use it as they would use what
+ * Returns a `FakeWps` whose every member reads the running fake, so tests use it as they would use what
  * `startFakeWps()` resolved with; touching it outside a test or a later hook throws.
  *
  * @example
  * const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
- * it('refreshes', async () => {
- *   fake.setOptions({ tokenLatencyMs: 100 }); // this test only
+ * it('starts each test afresh', () => {
+ *   fake.setOptions({ tokenLatencyMs: 100 }); // this test only: the next one starts at 0 again
  *   expect(fake.tokenRequests()).toEqual([]);
  * });
  */
