@@ -3,7 +3,7 @@ import { createWpsAppClient, systemClock, WpsApiError, WpsAuthError } from '../l
 import { resolveAppClientConfig } from '../lib/config';
 import { createTestClock, startFakeWps } from '../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET } from './helpers/app';
-import { useFakeWps } from './helpers/fake-wps';
+import { until, useFakeWps } from './helpers/fake-wps';
 
 const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
 
@@ -88,6 +88,9 @@ describe('getAppAccessToken', () => {
     await expect(app.getAppAccessToken()).rejects.toThrow(
       new WpsAuthError('wps_timeout', 'WPS did not answer the app token request within 200 ms'),
     );
+    // On a busy machine the timeout can fire before the fake (in this process) has read the request: wait for it
+    // here, or it lands in the next test's record.
+    await until(() => fake.tokenRequests().length === 1, 'the hanging token request at the fake');
   });
 });
 
