@@ -28,6 +28,10 @@ module.exports = {
   coverageThreshold: { global: { lines: 90 } },
   coverageReporters: ['text-summary', 'lcov'],
   testTimeout: 20000,
+  // Workers end a run holding 1–1.7 GB of garbage, and exiting that takes long enough on a busy machine for Jest to
+  // report "a worker process has failed to exit gracefully" (no handle stays open: --detectOpenHandles finds none).
+  // A worker over this much memory between test files is replaced, so none ends that large.
+  workerIdleMemoryLimit: '600MB',
   // Many suites mostly wait on sockets and child processes: two workers on two cores finish sooner.
   maxWorkers: 2,
   // A passing run prints the summary, the coverage table and one line per skipped group; failures in full.

@@ -2,21 +2,16 @@ import { inspect } from 'node:util';
 import axios from 'axios';
 import request from 'supertest';
 import { WpsApiError, WpsAuthError } from '../lib';
-import { startFakeWps, type FakeWps } from '../lib/testing';
 import { createApiTestApp } from './helpers/api-app';
 import { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, signIn, type TestApp } from './helpers/app';
+import { useFakeWps } from './helpers/fake-wps';
 
 type Agent = ReturnType<typeof request.agent>;
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 let t: TestApp;
 
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
-});
-afterAll(() => fake.close());
 beforeEach(() => {
-  fake.reset();
   t = createApiTestApp(fake, { fetchUser: false, timeoutMs: 1000 });
 });
 

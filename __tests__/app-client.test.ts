@@ -1,19 +1,11 @@
 import { inspect } from 'node:util';
 import { createWpsAppClient, systemClock, WpsApiError, WpsAuthError } from '../lib';
 import { resolveAppClientConfig } from '../lib/config';
-import { createTestClock, startFakeWps, type FakeWps } from '../lib/testing';
+import { createTestClock, startFakeWps } from '../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET } from './helpers/app';
+import { until, useFakeWps } from './helpers/fake-wps';
 
-let fake: FakeWps;
-
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-});
-afterAll(() => fake.close());
-beforeEach(() => {
-  fake.reset();
-  fake.setOptions({ accessTokenTtlSeconds: 7200 });
-});
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
 
 function client(options: Parameters<typeof createWpsAppClient>[0] = {}) {
   return createWpsAppClient({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, baseUrl: fake.url, ...options });
@@ -96,6 +88,9 @@ describe('getAppAccessToken', () => {
     await expect(app.getAppAccessToken()).rejects.toThrow(
       new WpsAuthError('wps_timeout', 'WPS did not answer the app token request within 200 ms'),
     );
+    // On a busy machine the timeout can fire before the fake (in this process) has read the request: wait for it
+    // here, or it lands in the next test's record.
+    await until(() => fake.tokenRequests().length === 1, 'the hanging token request at the fake');
   });
 });
 

@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { createTestClock, startFakeWps, type FakeWps } from '../lib/testing';
+import { until, useFakeWps } from './helpers/fake-wps';
 
 interface RawResponse {
   status: number;
@@ -121,19 +122,8 @@ function errorBody(code: number, msg: string, desc: string) {
   return { code, msg, debug: { desc } };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('startFakeWps', () => {
-  let fake: FakeWps;
-
-  beforeAll(async () => {
-    fake = await startFakeWps({ redirectUris: [CALLBACK, 'https://app.example/cb?tenant=a%20b'] });
-  });
-  afterAll(() => fake.close());
-  beforeEach(() => {
-    fake.reset();
-    fake.setOptions({ consent: 'auto', rotateRefreshTokens: true, tokenLatencyMs: 0, accessTokenTtlSeconds: 7200 });
-  });
+  const fake = useFakeWps({ redirectUris: [CALLBACK, 'https://app.example/cb?tenant=a%20b'] });
 
   it('listens on 127.0.0.1 and exposes a url without a trailing slash', () => {
     expect(fake.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -254,13 +244,8 @@ describe('startFakeWps', () => {
   });
 
   describe('consent page', () => {
-    let page: FakeWps;
     const evilId = `app<&>"'`;
-
-    beforeAll(async () => {
-      page = await startFakeWps({ consent: 'page', clientId: evilId, user: { name: '<script>alert(1)</script>' } });
-    });
-    afterAll(() => page.close());
+    const page = useFakeWps({ consent: 'page', clientId: evilId, user: { name: '<script>alert(1)</script>' } });
 
     async function openPage(state?: string): Promise<{ html: string; requestId: string }> {
       const params = { ...authParams({ client_id: evilId }), ...(state === undefined ? {} : { state }) };
@@ -863,8 +848,8 @@ describe('startFakeWps', () => {
           headers: { 'Content-Type': FORM_TYPE, 'Content-Length': '100' },
         });
         req.on('error', () => resolve());
-        req.write('grant_type=');
-        setTimeout(() => req.destroy(), 20);
+        // Hang up once the headers and the start of the body are on the wire: the fake gets them, then the end.
+        req.write('grant_type=', () => req.destroy());
       });
       expect((await postToken(fake, appTokenForm)).status).toBe(200);
       expect(fake.requests).toHaveLength(1);
@@ -930,7 +915,7 @@ describe('startFakeWps', () => {
       closing.queueTokenFault({ delayMs: 10_000 });
       const hanging = postToken(closing, appTokenForm);
       const delayed = postToken(closing, appTokenForm);
-      while (closing.tokenRequests().length < 2) await sleep(5);
+      await until(() => closing.tokenRequests().length === 2, 'both requests at the fake');
 
       const started = Date.now();
       await closing.close();
@@ -944,19 +929,13 @@ describe('startFakeWps', () => {
 });
 
 describe('startFakeWps: v7 test routes, API faults and strict KSO-1 signing', () => {
-  let fake: FakeWps;
+  const fake = useFakeWps();
   let userToken: string;
   let appToken: string;
 
   beforeAll(async () => {
-    fake = await startFakeWps();
     userToken = fake.mintTokens().access_token;
     appToken = String((JSON.parse((await postToken(fake, appTokenForm)).body) as Record<string, unknown>).access_token);
-  });
-  afterAll(() => fake.close());
-  beforeEach(() => {
-    fake.reset();
-    fake.setOptions({ requireSignature: false });
   });
 
   const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });

@@ -2,8 +2,9 @@ import express from 'express';
 import session from 'express-session';
 import request from 'supertest';
 import { requireWpsToken, wpsAuth, wpsEvents, type WpsLogger } from '../lib';
-import { expireAgentAccessToken, signedInAgent, startFakeWps, type FakeWps } from '../lib/testing';
+import { expireAgentAccessToken, signedInAgent } from '../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI } from './helpers/app';
+import { useFakeWps } from './helpers/fake-wps';
 
 /** Every call the library makes to the logger, with its exact arguments. */
 function recordingLogger(): WpsLogger & { calls: unknown[][] } {
@@ -15,11 +16,7 @@ function recordingLogger(): WpsLogger & { calls: unknown[][] } {
   return { calls, debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
 }
 
-let fake: FakeWps;
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-});
-afterAll(() => fake.close());
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
 
 describe('calls to the logger', () => {
   it('never pass undefined (or anything but one object) as a second argument, through sign-in, refresh, faults and events', async () => {

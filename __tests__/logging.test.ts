@@ -1,13 +1,13 @@
 import createDebug from 'debug';
 import { format } from 'node:util';
 import request from 'supertest';
-import { startFakeWps, type FakeWps } from '../lib/testing';
 import { authorize, CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signIn, type TestApp } from './helpers/app';
+import { useFakeWps } from './helpers/fake-wps';
 
 // Both channels are checked: the `logger` option and `DEBUG=express-wps-oauth` (the `debug` package).
 // Set SHOW_LOG_LINES=1 to print what a full login + refresh + logout logs (the README quotes it).
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 const traced: string[] = [];
 const originalLog = createDebug.log;
 const originalDebugEnv = process.env.DEBUG;
@@ -24,21 +24,18 @@ function traceLine(args: unknown[]): string {
   );
 }
 
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
+beforeAll(() => {
   createDebug.log = (...args: unknown[]) => traced.push(traceLine(args));
   createDebug.enable('express-wps-oauth');
 });
-afterAll(async () => {
+afterAll(() => {
   createDebug.disable();
   createDebug.log = originalLog;
   // debug.enable() writes process.env.DEBUG, which would outlive this file in the Jest worker.
   if (originalDebugEnv === undefined) delete process.env.DEBUG;
   else process.env.DEBUG = originalDebugEnv;
-  await fake.close();
 });
 beforeEach(() => {
-  fake.reset();
   traced.length = 0;
 });
 

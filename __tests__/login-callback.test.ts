@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { startFakeWps, type FakeWps } from '../lib/testing';
+import { startFakeWps } from '../lib/testing';
 import {
   authorize,
   CLIENT_ID,
@@ -10,16 +10,12 @@ import {
   signIn,
   type TestApp,
 } from './helpers/app';
+import { useFakeWps } from './helpers/fake-wps';
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 let t: TestApp;
 
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
-});
-afterAll(() => fake.close());
 beforeEach(() => {
-  fake.reset();
   t = createTestApp(fake);
 });
 afterEach(() => jest.restoreAllMocks());

@@ -1,26 +1,22 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import request from 'supertest';
 import { createMemoryRefreshLock, WPS_REFRESH_CHANNEL, type WpsRefreshReport } from '../lib';
-import { startFakeWps, type FakeWps } from '../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, signIn, type TestApp } from './helpers/app';
+import { useFakeWps } from './helpers/fake-wps';
 
 type Agent = ReturnType<typeof request.agent>;
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
 let reports: WpsRefreshReport[];
 const listener = (message: unknown) => reports.push(message as WpsRefreshReport);
 
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+beforeAll(() => {
   diagnosticsChannel.subscribe(WPS_REFRESH_CHANNEL, listener);
 });
-afterAll(async () => {
+afterAll(() => {
   diagnosticsChannel.unsubscribe(WPS_REFRESH_CHANNEL, listener);
-  await fake.close();
 });
 beforeEach(() => {
-  fake.reset();
-  fake.setOptions({ tokenLatencyMs: 0 });
   reports = [];
 });
 

@@ -3,19 +3,14 @@ import { IncomingMessage } from 'node:http';
 import session from 'express-session';
 import request from 'supertest';
 import { requireWpsToken, wpsAuth } from '../lib';
-import { createTestClock, startFakeWps, type FakeWps } from '../lib/testing';
+import { createTestClock, startFakeWps } from '../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signIn, type TestApp } from './helpers/app';
+import { useFakeWps } from './helpers/fake-wps';
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
 let t: TestApp;
 
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-});
-afterAll(() => fake.close());
 beforeEach(() => {
-  fake.reset();
-  fake.setOptions({ tokenLatencyMs: 0 });
   t = createTestApp(fake);
 });
 

@@ -3,9 +3,10 @@ import { Readable } from 'node:stream';
 import request from 'supertest';
 import { createWpsAppClient, WpsApiError } from '../lib';
 import { signKso1 } from '../lib/wps/signing';
-import { startFakeWps, type FakeWps, type RecordedRequest } from '../lib/testing';
+import type { RecordedRequest } from '../lib/testing';
 import { createApiTestApp } from './helpers/api-app';
 import { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, signIn } from './helpers/app';
+import { useFakeWps } from './helpers/fake-wps';
 
 /**
  * KSO-1 written out from the platform's sentence, with node:crypto only (not with lib/wps/signing.ts):
@@ -77,18 +78,12 @@ describe('signKso1 (known answers)', () => {
 });
 
 describe('signRequests against the strict fake', () => {
-  let fake: FakeWps;
-
-  beforeAll(async () => {
-    fake = await startFakeWps({
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      redirectUris: [REDIRECT_URI],
-      requireSignature: true,
-    });
+  const fake = useFakeWps({
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    redirectUris: [REDIRECT_URI],
+    requireSignature: true,
   });
-  afterAll(() => fake.close());
-  beforeEach(() => fake.reset());
 
   /** Recompute the signature of a recorded request without a query string, from the spec. */
   function expectSignedAsSpec(sent: RecordedRequest | undefined): void {

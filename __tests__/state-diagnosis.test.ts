@@ -2,17 +2,13 @@ import express from 'express';
 import session, { type CookieOptions } from 'express-session';
 import request from 'supertest';
 import { wpsAuth, type WpsAuthOptions } from '../lib';
-import { createTestClock, startFakeWps, type FakeWps } from '../lib/testing';
+import { createTestClock } from '../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, memoryLogger, jsonErrors } from './helpers/app';
+import { useFakeWps } from './helpers/fake-wps';
 
 type Agent = ReturnType<typeof request.agent>;
 
-let fake: FakeWps;
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-});
-afterAll(() => fake.close());
-beforeEach(() => fake.reset());
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
 
 function app(cookie: CookieOptions = {}, options: WpsAuthOptions = {}) {
   const logger = memoryLogger();

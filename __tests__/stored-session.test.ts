@@ -1,18 +1,13 @@
 import request from 'supertest';
 import { requireWpsToken } from '../lib';
-import { startFakeWps, type FakeWps } from '../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, signIn, type TestApp } from './helpers/app';
+import { useFakeWps } from './helpers/fake-wps';
 import { countSets, RECORD_KEY, sessionsOf, storedRecord } from './helpers/stored';
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
 let t: TestApp;
 
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-});
-afterAll(() => fake.close());
 beforeEach(() => {
-  fake.reset();
   t = createTestApp(
     fake,
     {},

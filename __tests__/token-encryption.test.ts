@@ -5,7 +5,6 @@ import request from 'supertest';
 import { requireWpsToken, wpsAuth, type WpsAuthOptions, type WpsTokenRecord } from '../lib';
 import { resolveConfig } from '../lib/config';
 import { deriveTokenKey, TokenSealer } from '../lib/session/token-sealer';
-import { startFakeWps, type FakeWps } from '../lib/testing';
 import {
   authorize,
   CLIENT_ID,
@@ -18,21 +17,13 @@ import {
 } from './helpers/app';
 import { countSets, sessionsOf, storedRecord, withStoredRecord, type StoredRecord } from './helpers/stored';
 import { connectRedis, deleteKeys, describeRedis, uniquePrefix, type Redis } from './redis/helpers';
+import { useFakeWps } from './helpers/fake-wps';
 
 const KEY = randomBytes(32).toString('base64');
 const OLD_KEY = randomBytes(32).toString('base64');
 const OTHER_KEY = randomBytes(32);
 
-let fake: FakeWps;
-
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-});
-afterAll(() => fake.close());
-beforeEach(() => {
-  fake.reset();
-  fake.setOptions({ tokenLatencyMs: 0 });
-});
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
 
 /** MemoryStore keeps each session as the JSON string it would send to any other store: that is the dump. */
 function dump(t: TestApp): string {

@@ -2,9 +2,9 @@ import request from 'supertest';
 import { WpsApiError, type WpsAuthOptions, type WpsLoginInfo } from '../lib';
 import { resolveConfig } from '../lib/config';
 import { toWpsUser } from '../lib/wps-user';
-import { startFakeWps, type FakeWps } from '../lib/testing';
 import { createApiTestApp } from './helpers/api-app';
 import { authorize, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, signIn, type TestApp } from './helpers/app';
+import { useFakeWps } from './helpers/fake-wps';
 
 type Agent = ReturnType<typeof request.agent>;
 
@@ -15,13 +15,7 @@ const PROFILE = {
   companyId: 'fake-company-1',
 };
 
-let fake: FakeWps;
-
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
-});
-afterAll(() => fake.close());
-beforeEach(() => fake.reset());
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 
 async function session(agent: Agent): Promise<{ tokens?: { accessToken: string }; user?: unknown } | null> {
   return (await agent.get('/test/session').expect(200)).body.wps;
@@ -156,7 +150,8 @@ describe('afterLogin', () => {
     const { agent } = app({
       afterLogin: async (_req, login) => {
         seen.push(login);
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        // Settles on a later turn of the event loop, as a database lookup would.
+        await new Promise((resolve) => setImmediate(resolve));
         return { ...(login.user ?? { id: '', name: '' }), name: 'Mapped', accountId: 'acct-42' };
       },
     });

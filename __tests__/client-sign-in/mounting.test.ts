@@ -2,18 +2,14 @@ import express from 'express';
 import session from 'express-session';
 import request from 'supertest';
 import { requireWpsToken, wpsAuth, type WpsAuthOptions } from '../../lib';
-import { startFakeWps, type FakeWps } from '../../lib/testing';
+
 import { CLIENT_ID, CLIENT_SECRET, jsonErrors } from '../helpers/app';
 import { OWN_ORIGIN, postCode, ROUTE, setCookie } from './helpers';
+import { useFakeWps } from '../helpers/fake-wps';
 
 // The route and its script wherever wpsAuth is mounted: full paths, as the browser sees them; and off.
 
-let fake: FakeWps;
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-});
-afterAll(() => fake.close());
-beforeEach(() => fake.reset());
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
 
 function newApp(): express.Express {
   const app = express();

@@ -1,22 +1,18 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { startFakeWps, type FakeWps } from '../../lib/testing';
+
 import { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, type TestApp } from '../helpers/app';
 import { clientApp, OWN_ORIGIN, postCode, ROUTE, sessionCount, setCookie, type Res } from './helpers';
+import { useFakeWps } from '../helpers/fake-wps';
 
 // Every refusal of the route's table: the answer, no cookie, no session, WPS not called — so the code is not spent
 // and the same code still signs in from the app's own page afterwards.
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 let t: TestApp;
 
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
-});
-afterAll(() => fake.close());
 beforeEach(() => {
-  fake.reset();
   t = clientApp(fake);
 });
 

@@ -1,21 +1,19 @@
 import { Script } from 'node:vm';
 import request from 'supertest';
-import { startFakeWps, type FakeWps } from '../../lib/testing';
+
+import { startFakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, type TestApp } from '../helpers/app';
 import { clientApp, ROUTE, setCookie } from './helpers';
+import { useFakeWps } from '../helpers/fake-wps';
 
 // The browser half as the app serves it: public values only, cacheable with revalidation, parseable JavaScript with
 // no eval. What it does in a browser is checked in Chromium (e2e/client-sign-in.e2e.test.js).
 
 const SCRIPT = `${ROUTE}.js`;
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 let t: TestApp;
 
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
-});
-afterAll(() => fake.close());
 beforeEach(() => {
   t = clientApp(fake, { scope: ['kso.user_base.read', 'kso.calendar.read'] });
 });

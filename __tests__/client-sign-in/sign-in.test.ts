@@ -2,14 +2,15 @@ import express from 'express';
 import session, { MemoryStore, type SessionData } from 'express-session';
 import request from 'supertest';
 import { wpsAuth, type WpsAuthOptions } from '../../lib';
-import { signedInAgent, startFakeWps, type FakeWps } from '../../lib/testing';
+import { signedInAgent } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, type TestApp } from '../helpers/app';
 import { clientApp, OWN_ORIGIN, postCode, ROUTE, sessionCount, sessionOf, setCookie } from './helpers';
+import { useFakeWps } from '../helpers/fake-wps';
 
 // The route's successes and what WPS or afterLogin can make of them: the code exchanged as the callback exchanges
 // it, a new session id, and a session left as it was whenever the sign-in fails.
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 let t: TestApp;
 
 const FAKE_USER = {
@@ -19,12 +20,7 @@ const FAKE_USER = {
   companyId: 'fake-company-1',
 };
 
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
-});
-afterAll(() => fake.close());
 beforeEach(() => {
-  fake.reset();
   t = clientApp(fake);
 });
 

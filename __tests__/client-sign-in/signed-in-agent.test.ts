@@ -1,19 +1,15 @@
 import request from 'supertest';
-import { expireAgentAccessToken, signedInAgent, startFakeWps, type FakeWps } from '../../lib/testing';
+import { expireAgentAccessToken, signedInAgent } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, type TestApp } from '../helpers/app';
 import { clientApp, OWN_ORIGIN, sessionOf } from './helpers';
+import { useFakeWps } from '../helpers/fake-wps';
 
 // signedInAgent(agent, fake, { via: 'client', origin }): a test's agent signed in as a page inside the WPS client.
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 let t: TestApp;
 
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
-});
-afterAll(() => fake.close());
 beforeEach(() => {
-  fake.reset();
   t = clientApp(fake);
 });
 

@@ -22,12 +22,12 @@ function sendHuge(url: string, chunked: boolean): Promise<{ status: number | und
     req.on('response', (res) => {
       status = res.statusCode;
       res.resume();
-      res.on('end', () => resolve({ status, error }));
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
       error = err.code;
-      setTimeout(() => resolve({ status, error }), 50);
     });
+    // Last of all, after the answer was read or the connection was cut: whatever came back has come.
+    req.on('close', () => resolve({ status, error }));
     const chunk = Buffer.alloc(64 * 1024, 0x20);
     chunk[0] = 0x7b; // '{', so that it starts like JSON
     for (let sent = 0; sent < TEN_MB; sent += chunk.length) req.write(chunk);

@@ -10,7 +10,6 @@ import {
   postJson,
   signedWith,
   startEventsApp,
-  wait,
   waitFor,
 } from './helpers';
 
@@ -23,6 +22,8 @@ it('no answer and no log line shows the APPKEY, its MD5, the decrypted data or a
   const clock = createTestClock();
   const haystack = new Haystack();
   const signatures: string[] = [];
+  let letSlowFail = () => {};
+  const slowMayFail = new Promise<void>((resolve) => (letSlowFail = resolve));
   const s = await startEventsApp(false, {
     clock,
     ackTimeoutMs: 100,
@@ -33,8 +34,9 @@ it('no answer and no log line shows the APPKEY, its MD5, the decrypted data or a
         throw new Error(`failing with ${JSON.stringify(e.data)}`);
       },
       'topic.slow': async (e) => {
-        // Real time: the handler must outlive the ackTimeoutMs timer (100 ms), which no clock of ours moves.
-        await wait(150);
+        // Real time: its event is acknowledged on wpsEvents' ackTimeoutMs timer (100 ms), which no clock of ours
+        // moves. The handler is held until that answer has come, so it fails after it, whatever the machine's speed.
+        await slowMayFail;
         throw new Error(`late failure with ${JSON.stringify(e.data)}`);
       },
     },
@@ -51,13 +53,18 @@ it('no answer and no log line shows the APPKEY, its MD5, the decrypted data or a
       signatures.push(body.signature);
       return body;
     };
+    const sendSlow = async () => {
+      const reply = await send('slow', make('topic.slow'));
+      letSlowFail();
+      return reply;
+    };
     const ok = make('topic.ok');
     const statuses = [
       (await send('challenge', { challenge: 'c' })).status,
       (await send('ok', ok)).status,
       (await send('repeat', ok)).status,
       (await send('fails', make('topic.fails'))).status,
-      (await send('slow', make('topic.slow'))).status,
+      (await sendSlow()).status,
       (await send('bad signature', { ...make('topic.ok'), signature: 'x'.repeat(43) })).status,
       (
         await send(
@@ -84,6 +91,7 @@ it('no answer and no log line shows the APPKEY, its MD5, the decrypted data or a
     expect(haystack.count('log line')).toBeGreaterThanOrEqual(12);
     expect(haystack.leaks([APP_KEY, APP_KEY_MD5, MARKER, ...signatures])).toEqual([]);
   } finally {
+    letSlowFail();
     await s.close();
   }
 });

@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import type { WpsAuthOptions } from '../../lib';
 import type { FakeWps } from '../../lib/testing';
 import { createTestApp, type TestApp } from './app';
+import { until } from './fake-wps';
 
 type Handler = (req: express.Request) => Promise<unknown>;
 
@@ -54,7 +55,11 @@ export function createApiTestApp(fake: FakeWps, options: WpsAuthOptions = {}): T
     '/wps/cancel',
     route(async (req) => {
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 50);
+      // Cancel once WPS has the request (the fake answers it never), not before it is sent.
+      const before = fake.apiRequests('/v7/ping').length;
+      const received = () => fake.apiRequests('/v7/ping').length > before;
+      const abort = () => controller.abort();
+      void until(received, 'the ping at the fake').then(abort, abort);
       return (await req.wps.api.get('/v7/ping', { signal: controller.signal })).data;
     }),
   );

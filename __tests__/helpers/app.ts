@@ -165,8 +165,3 @@ export async function signIn(agent: ReturnType<typeof request.agent>, loginQuery
   const res = await agent.get(callback).expect(302);
   return res.headers.location as string;
 }
-
-/** Resolves after `ms`. */
-export function wait(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -1,20 +1,20 @@
 import express from 'express';
 import fc from 'fast-check';
 import { safeReturnTo } from '../../lib/express/return-to';
-import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, type TestApp } from '../helpers/app';
 import { ENCODINGS, encodePart, pct, type Encoding } from './helpers/encode';
 import { check, OPEN_REDIRECT_PAYLOADS, runs, SAFE_PATH, staysOnOrigin, trickyString } from './helpers/fuzz';
 import { watchForCrashes, type CrashWatch } from './helpers/guards';
 import { header, listen, rawGet, sessionCookieOf, type LocalServer, type RawResponse } from './helpers/raw-http';
 import { note } from '../helpers/notes';
+import { useFakeWps } from '../helpers/fake-wps';
 
 const CALLBACK = '/auth/wps/callback';
 const LOGIN = '/auth/wps/login';
 const LOGOUT = '/auth/wps/logout';
 const PRINTABLE = /^[\x21-\x7e]+$/;
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 let fakePort: number;
 let t: TestApp;
 let app: LocalServer;
@@ -25,7 +25,6 @@ const lastQuery = (): Record<string, unknown> | undefined => seen.query;
 
 beforeAll(async () => {
   crashes = watchForCrashes();
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
   fakePort = Number(new URL(fake.url).port);
   t = createTestApp(fake);
   // The fixture app behind one recording middleware: the oracle reads the query the way the library read it.
@@ -41,7 +40,6 @@ beforeAll(async () => {
 afterAll(async () => {
   crashes.stop();
   await app.close();
-  await fake.close();
 });
 
 afterEach(() => {

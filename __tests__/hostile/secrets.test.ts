@@ -4,12 +4,13 @@ import session, { MemoryStore } from 'express-session';
 import { inspect } from 'node:util';
 import request from 'supertest';
 import { requireWpsToken, wpsAuth, type WpsLogger } from '../../lib';
-import { expireAccessToken, startFakeWps, type FakeFault, type FakeWps } from '../../lib/testing';
+import { expireAccessToken, type FakeFault } from '../../lib/testing';
 import { FAULTS, type FaultCase } from './helpers/faults';
 import { realProcess, watchForCrashes, type CrashWatch } from './helpers/guards';
 import { Haystack, LEAK_WINDOW } from './helpers/secrets';
 import { storedRecord } from '../helpers/stored';
 import { note } from '../helpers/notes';
+import { useFakeWps } from '../helpers/fake-wps';
 
 type Agent = ReturnType<typeof request.agent>;
 type Res = request.Response;
@@ -19,7 +20,7 @@ const CLIENT_ID = 'secrets-test-client';
 const CLIENT_SECRET = 'sk+/=&% ü-DO-NOT-LEAK-9b2e7c41';
 const REDIRECT_URI = 'http://app.test/auth/wps/callback';
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 let crashes: CrashWatch;
 let previousDebug = '';
 /** Every code and token seen during the file: all must stay out of every haystack. */
@@ -27,19 +28,17 @@ const secrets = new Set<string>([CLIENT_SECRET]);
 let hay: Haystack;
 let scanned = { cases: 0, bytes: 0, parts: 0 };
 
-beforeAll(async () => {
+beforeAll(() => {
   crashes = watchForCrashes();
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
   // The worst case: the library's own tracing on, writing to stderr.
   previousDebug = createDebug.disable();
   createDebug.enable([previousDebug, 'express-wps-oauth'].filter(Boolean).join(','));
 });
 
-afterAll(async () => {
+afterAll(() => {
   createDebug.disable();
   if (previousDebug) createDebug.enable(previousDebug);
   crashes.stop();
-  await fake.close();
   note(
     `[hostile] secrets: ${scanned.cases} failure cases, ${scanned.parts} outputs (${scanned.bytes} bytes) scanned for ` +
       `${secrets.size} secrets and every ${LEAK_WINDOW}-character piece of them: 0 leaks`,
@@ -47,7 +46,6 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  fake.reset();
   hay = new Haystack();
   // Everything written to the console or the process's streams goes into the haystack. The library's debug lines
   // are kept out of the test output; anything else (Jest's own) is passed on.

@@ -1,28 +1,25 @@
 import request from 'supertest';
 import type { SessionData } from 'express-session';
-import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { authorize, CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, type TestApp } from '../helpers/app';
 import { watchForCrashes, type CrashWatch } from './helpers/guards';
 import { RECORD_KEY, storedRecord, type StoredRecord } from '../helpers/stored';
+import { useFakeWps } from '../helpers/fake-wps';
 
 type Agent = ReturnType<typeof request.agent>;
 
 const TEN_MINUTES = 10 * 60 * 1000;
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 let t: TestApp;
 let crashes: CrashWatch;
 
-beforeAll(async () => {
+beforeAll(() => {
   crashes = watchForCrashes();
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 });
-afterAll(async () => {
+afterAll(() => {
   crashes.stop();
-  await fake.close();
 });
 beforeEach(() => {
-  fake.reset();
   t = createTestApp(fake);
 });
 afterEach(() => {

@@ -3,28 +3,25 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { WpsAuthError } from '../../lib';
-import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { authorize, CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signIn, type TestApp } from '../helpers/app';
 import { FAULTS, SHORT_TIMEOUT_MS, type Expected, type FaultCase } from './helpers/faults';
-import { eventually, sleep, watchForCrashes, type CrashWatch } from './helpers/guards';
+import { eventually, watchForCrashes, type CrashWatch } from './helpers/guards';
 import { startCountingProxy } from './helpers/proxy';
 import { note } from '../helpers/notes';
+import { useFakeWps } from '../helpers/fake-wps';
 
 type Agent = ReturnType<typeof request.agent>;
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 let t: TestApp;
 let crashes: CrashWatch;
 
-beforeAll(async () => {
+beforeAll(() => {
   crashes = watchForCrashes();
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 });
-afterAll(async () => {
+afterAll(() => {
   crashes.stop();
-  await fake.close();
 });
-beforeEach(() => fake.reset());
 afterEach(() => {
   expect(crashes.rejections).toEqual([]);
   expect(crashes.exceptions).toEqual([]);
@@ -276,8 +273,10 @@ describe('bodies the fake cannot send', () => {
   it('refuses an endless chunked body (no Content-Length) and hangs up: the server stops writing', async () => {
     written = 0;
     const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let hungUp: Promise<void> | undefined;
     await withTokenServer(
       (res) => {
+        hungUp = new Promise((resolve) => res.once('close', () => resolve()));
         res.writeHead(200, { 'Content-Type': 'application/json' });
         res.write('{"padding":"');
         // Bounded: 1 GB at most, but only while the client keeps reading.
@@ -293,7 +292,8 @@ describe('bodies the fake cannot send', () => {
         const res = await exchangeAgainst(url);
         expect(res.status).toBe(502);
         expect(res.body.code).toBe('wps_unavailable');
-        await sleep(50);
+        // The server has seen the hang-up: it writes no more.
+        await hungUp;
         note(`[hostile] endless body: the server got to write ${written} bytes before the library hung up`);
         // Socket buffers hold a few MB at most; the other ~1000 MB were never produced.
         expect(written).toBeLessThan(64 * 1024 * 1024);

@@ -2,17 +2,13 @@ import express from 'express';
 import session from 'express-session';
 import request from 'supertest';
 import { requireWpsToken, wpsAuth, type WpsAuthOptions } from '../../lib';
-import { startFakeWps, type FakeWps } from '../../lib/testing';
+import { startFakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, jsonErrors } from '../helpers/app';
+import { useFakeWps } from '../helpers/fake-wps';
 
 type Agent = ReturnType<typeof request.agent>;
 
-let fake: FakeWps;
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-});
-afterAll(() => fake.close());
-beforeEach(() => fake.reset());
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
 
 /** wpsAuth options for routes under `prefix` ('' for the default paths), against the fake. */
 function options(prefix = '', extra: WpsAuthOptions = {}): WpsAuthOptions {

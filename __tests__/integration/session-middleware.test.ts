@@ -3,15 +3,10 @@ import express from 'express';
 import session from 'express-session';
 import request from 'supertest';
 import { wpsAuth } from '../../lib';
-import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signIn, jsonErrors } from '../helpers/app';
+import { useFakeWps } from '../helpers/fake-wps';
 
-let fake: FakeWps;
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-});
-afterAll(() => fake.close());
-beforeEach(() => fake.reset());
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
 
 const NOT_EXPRESS_SESSION =
   'express-wps-oauth: req.session has no regenerate() and save(): wpsAuth() needs express-session (or a session ' +

@@ -132,7 +132,7 @@ describeRedis('a Redis blip right after WPS rotated the refresh token', () => {
     const { cookie, refreshing } = await refreshingOnA(a);
     // The refresher's first write after WPS's answer fails; it retries while holding the lock.
     await refuseWritesUntilAFails();
-    // A two-second outage is the scenario itself: only real time can show it.
+    // Real time: a two-second outage is the scenario itself.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     await admin.configSet('min-replicas-to-write', '0');
 

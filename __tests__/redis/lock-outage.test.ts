@@ -1,6 +1,5 @@
 import request from 'supertest';
 import { redisRefreshLock } from '../../lib/refresh/redis-lock';
-import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, signIn } from '../helpers/app';
 import {
   CLIENT_KINDS,
@@ -15,6 +14,7 @@ import {
   type Redis,
   type RedisProxy,
 } from './helpers';
+import { useFakeWps } from '../helpers/fake-wps';
 
 type Agent = ReturnType<typeof request.agent>;
 
@@ -23,20 +23,16 @@ describeRedis('Redis down: no refresh without the refresh lock', () => {
 });
 
 function outageSuite(kind: (typeof CLIENT_KINDS)[number]): void {
-  let fake: FakeWps;
+  const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, tokenLatencyMs: 100 });
   let redis: Redis;
   let proxy: RedisProxy;
   let client: KindClient;
   let prefix: string;
 
   beforeAll(async () => {
-    [fake, redis] = await Promise.all([
-      startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, tokenLatencyMs: 100 }),
-      connectRedis(),
-    ]);
+    redis = await connectRedis();
   });
   afterAll(async () => {
-    await fake?.close();
     await redis?.close();
   });
   beforeEach(async () => {

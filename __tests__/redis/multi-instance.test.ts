@@ -1,4 +1,3 @@
-import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { storedRecord } from '../helpers/stored';
 import {
   connectRedis,
@@ -17,33 +16,27 @@ import {
   type Redis,
   type Reply,
 } from './helpers';
+import { useFakeWps } from '../helpers/fake-wps';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describeRedis('two app instances sharing connect-redis sessions and the Redis refresh lock', () => {
   let libDir: string | undefined;
-  let fake: FakeWps;
+  const fake = useFakeWps({ rotateRefreshTokens: true, tokenLatencyMs: 200 });
   let redis: Redis;
   let prefix: string;
   let instances: Instance[] = [];
 
   beforeAll(async () => {
-    [libDir, fake, redis] = await Promise.all([
-      transpileLib(),
-      startFakeWps({ rotateRefreshTokens: true, tokenLatencyMs: 200 }),
-      connectRedis(),
-    ]);
+    [libDir, redis] = await Promise.all([transpileLib(), connectRedis()]);
   });
   afterAll(async () => {
     await Promise.all(instances.map((i) => i.stop()));
-    await fake?.close();
     await redis?.close();
     await removeDir(libDir);
   });
   beforeEach(() => {
     prefix = uniquePrefix();
-    fake.reset();
-    fake.setOptions({ tokenLatencyMs: 200 });
   });
   afterEach(async () => {
     await Promise.all(instances.map((i) => i.stop()));

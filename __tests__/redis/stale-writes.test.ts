@@ -3,22 +3,40 @@ import { MemoryStore, type SessionData } from 'express-session';
 import request from 'supertest';
 import { createMemoryRefreshLock, type RefreshLock, type WpsClock, type WpsTokenRecord } from '../../lib';
 import type { WpsRequestContext } from '../../lib/express/context';
+import { POLL_SLACK_MS } from '../../lib/refresh/refresh-lock';
 import { saveSession } from '../../lib/session/save';
-import { createTestClock, startFakeWps, type FakeWps } from '../../lib/testing';
+import { createTestClock, type FakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, memoryLogger, signIn } from '../helpers/app';
 import { RECORD_KEY, storedRecord, withStoredRecord } from '../helpers/stored';
+import { useFakeWps } from '../helpers/fake-wps';
 
 // These run without Redis: the session guard and the refresh lock's fallback work the same on any store.
 
 type Agent = ReturnType<typeof request.agent>;
 
-/** A MemoryStore that counts what it is asked, to show which requests cost store round trips. */
+/** Something to do once, just before the first store read that `when()` allows. */
+interface ReadHook {
+  when: () => boolean;
+  run: () => Promise<unknown>;
+}
+
+/**
+ * A MemoryStore that counts what it is asked, to show which requests cost store round trips; `beforeRead` lets a
+ * test put a sibling's write exactly before a read of the library's.
+ */
 class CountingStore extends MemoryStore {
   gets = 0;
   sets = 0;
+  beforeRead: ReadHook | undefined;
   override get(sid: string, cb: (err: unknown, session?: SessionData | null) => void): void {
     this.gets++;
-    super.get(sid, cb);
+    const hook = this.beforeRead;
+    if (hook === undefined || !hook.when()) return super.get(sid, cb);
+    this.beforeRead = undefined;
+    hook.run().then(
+      () => super.get(sid, cb),
+      (err: unknown) => cb(err),
+    );
   }
   override set(sid: string, data: SessionData, cb?: (err?: unknown) => void): void {
     this.sets++;
@@ -26,17 +44,36 @@ class CountingStore extends MemoryStore {
   }
 }
 
+/** What a counting lock adds to a RefreshLock. */
+interface Counting {
+  /** Calls of `acquire` (while not broken), whether they took the lock or found it held. */
+  acquired: number;
+  broken: boolean;
+  inner: RefreshLock;
+  /** Resolves once `acquire` has been called `n` times in all: a waiter that tries again is polling the lock. */
+  triedTimes(n: number): Promise<void>;
+}
+
 /** A lock that counts acquisitions and can be broken, as a lock service that goes down. */
-function countingLock(): RefreshLock & { acquired: number; broken: boolean; inner: RefreshLock } {
+function countingLock(): RefreshLock & Counting {
   const inner = createMemoryRefreshLock();
+  const waiting: { n: number; resolve: () => void }[] = [];
   const lock = {
     acquired: 0,
     broken: false,
     inner,
+    triedTimes(n: number): Promise<void> {
+      if (lock.acquired >= n) return Promise.resolve();
+      return new Promise<void>((resolve) => waiting.push({ n, resolve }));
+    },
     acquire(key: string, ttlMs: number) {
       // Like a real client's error: it names the key (a session id) it failed on.
       if (lock.broken) return Promise.reject(Object.assign(new Error(`SET ${key} failed`), { code: 'ECONNREFUSED' }));
       lock.acquired++;
+      for (const w of waiting.filter((w) => lock.acquired >= w.n)) {
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve();
+      }
       return inner.acquire(key, ttlMs);
     },
     release(key: string, owner: string) {
@@ -137,20 +174,11 @@ async function siblingRefreshes(fake: FakeWps, store: MemoryStore, sid: string):
   return record;
 }
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
 /** Opens every harness's gate after each test, so that a failed test leaves no request hanging. */
 const openGates: (() => void)[] = [];
 afterEach(() => {
   for (const open of openGates.splice(0)) open();
-});
-
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-});
-afterAll(() => fake.close());
-beforeEach(() => {
-  fake.reset();
-  fake.setOptions({ tokenLatencyMs: 0 });
 });
 
 async function signedIn(h: Harness): Promise<{ agent: Agent; sid: string }> {
@@ -209,11 +237,15 @@ describe('a request that loaded the session before a refresh and saves after it'
     const { agent, sid } = await signedIn(h);
     await agent.post('/test/expire').expect(200);
     const owner = (await h.lock.inner.acquire(sid, 10_000)) as string;
+    const tried = h.lock.acquired;
 
-    let answered = false;
-    const touch = agent.get('/touch').then((r) => ((answered = true), r));
-    await new Promise((r) => setTimeout(r, 300));
-    expect(answered).toBe(false);
+    const touch = agent.get('/touch').then((r) => r);
+    // Its save found the lock held and came back to it: it is waiting, unanswered, for the refresh in flight.
+    const first = await Promise.race([
+      h.lock.triedTimes(tried + 2).then(() => 'waiting'),
+      touch.then(() => 'answered'),
+    ]);
+    expect(first).toBe('waiting');
     const newer = await siblingRefreshes(fake, h.store, sid);
     expect((await touch).status).toBe(200);
 
@@ -231,10 +263,15 @@ describe('a request that loaded the session before a refresh and saves after it'
     await agent.post('/test/expire').expect(200);
     const owner = (await h.lock.inner.acquire(sid, 10_000)) as string;
     fake.reset();
+    const tried = h.lock.acquired;
 
-    const protectedCall = agent.get('/protected');
-    const pending = protectedCall.then((r) => r);
-    await new Promise((r) => setTimeout(r, 200));
+    const pending = agent.get('/protected').then((r) => r);
+    // Its refresh found the lock held and came back to it: it is waiting for the holder's result.
+    const first = await Promise.race([
+      h.lock.triedTimes(tried + 2).then(() => 'waiting'),
+      pending.then(() => 'answered'),
+    ]);
+    expect(first).toBe('waiting');
     const newer = await siblingRefreshes(fake, h.store, sid);
     const res = await pending;
     expect(res.status).toBe(200);
@@ -249,18 +286,16 @@ describe('a request that loaded the session before a refresh and saves after it'
     await agent.post('/test/expire').expect(200);
     fake.reset();
     fake.queueTokenFault({ status: 400, body: { code: 40000003, msg: 'invalid_grant' } });
+    // The sibling stores its rotation once WPS has this request's refresh, before this request reads the store again.
+    let sibling: WpsTokenRecord | undefined;
+    h.store.beforeRead = {
+      when: () => fake.tokenRequests('refresh_token').length === 1,
+      run: async () => (sibling = await siblingRefreshes(fake, h.store, sid)),
+    };
 
-    const pending = agent.get('/protected').then((r) => r);
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (fake.tokenRequests('refresh_token').length === 1) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 5);
-    });
-    const newer = await siblingRefreshes(fake, h.store, sid);
-    const res = await pending;
+    const res = await agent.get('/protected');
+    const newer = sibling as WpsTokenRecord;
+    expect(newer).toBeDefined();
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ token: newer.accessToken, expiresAt: new Date(newer.expiresAt).toISOString() });
     expect((await storedTokens(h.store, sid))?.rev).toBe(newer.rev);
@@ -276,14 +311,21 @@ describe('a request that loaded the session before a refresh and saves after it'
     // Held by a "sibling" that never finishes (on the system clock: it stays held whatever the test clock says).
     await h.lock.inner.acquire(sid, 60_000);
     fake.reset();
-    const tried = h.lock.acquired;
+    /**
+     * Send `path`; once it has tried the held lock, the whole lock TTL (and the waiters' polling slack) passes — on
+     * the clock the library reads, not in real time. One request at a time, so the tries are surely its own.
+     */
+    const afterTheTtl = async (path: string) => {
+      const tried = h.lock.acquired;
+      const pending = agent.get(path).then((r) => r);
+      await h.lock.triedTimes(tried + 1);
+      clock.advance(ttlMs + POLL_SLACK_MS);
+      return pending;
+    };
 
     const started = Date.now();
-    const both = Promise.all([agent.get('/protected'), agent.get('/touch')]);
-    // Once both wait for the lock, the whole lock TTL passes — on the clock the library reads, not in real time.
-    while (h.lock.acquired < tried + 2) await new Promise((resolve) => setImmediate(resolve));
-    clock.advance(ttlMs);
-    const [token, touch] = await both;
+    const token = await afterTheTtl('/protected');
+    const touch = await afterTheTtl('/touch');
     const waited = Date.now() - started;
 
     expect(token.status).toBe(504);

@@ -1,17 +1,11 @@
-import { startFakeWps, type FakeWps } from '../../lib/testing';
+import { useFakeWps } from '../helpers/fake-wps';
 
 // Per-sign-in settings of the fake WPS (prepareSignIn + the X-Fake-Wps-Sign-In header), over real HTTP.
 
 const CALLBACK = 'http://localhost:3000/auth/callback';
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 
-let fake: FakeWps;
-
-beforeAll(async () => {
-  fake = await startFakeWps({ user: { id: 'configured-1', name: 'Configured User' } });
-});
-
-afterAll(() => fake.close());
+const fake = useFakeWps({ user: { id: 'configured-1', name: 'Configured User' } });
 
 function authorizeUrl(state = 'st-1'): string {
   const params = new URLSearchParams({
@@ -79,8 +73,6 @@ async function currentUser(accessToken: string): Promise<unknown> {
 }
 
 describe('fake WPS: prepareSignIn', () => {
-  afterEach(() => fake.setOptions({ consent: 'auto', rotateRefreshTokens: true }));
-
   it('without the header, a sign-in gets the configured user and lifetimes', async () => {
     const pair = await exchange(codeOf(await authorize()));
     expect([pair.expires_in, pair.refresh_expires_in]).toEqual([7200, 2592000]);

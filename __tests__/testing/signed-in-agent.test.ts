@@ -4,22 +4,14 @@ import express, { type ErrorRequestHandler } from 'express';
 import session from 'express-session';
 import request from 'supertest';
 import { requireWpsToken, wpsAuth } from '../../lib';
-import { expireAgentAccessToken, signedInAgent, startFakeWps, type FakeWps } from '../../lib/testing';
+import { expireAgentAccessToken, signedInAgent, type FakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, type TestApp } from '../helpers/app';
 import { sessionsOf } from '../helpers/stored';
+import { useFakeWps } from '../helpers/fake-wps';
 
 const KEY = randomBytes(32).toString('base64');
 
-let fake: FakeWps;
-
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-});
-afterAll(() => fake.close());
-beforeEach(() => {
-  fake.reset();
-  fake.setOptions({ consent: 'auto' });
-});
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
 
 /** The test app of helpers/app.ts, plus a route that shows `req.wps.user` behind requireWpsToken(). */
 function newApp(options: Parameters<typeof createTestApp>[1] = {}): TestApp {

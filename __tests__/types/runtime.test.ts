@@ -3,8 +3,8 @@ import expressPackage from 'express/package.json';
 import request from 'supertest';
 import { WpsAuthError } from '../../lib';
 import { ERROR_STATUS } from '../../lib/errors';
-import { startFakeWps, type FakeWps } from '../../lib/testing';
 import { CLIENT_ID, CLIENT_SECRET, createTestApp, REDIRECT_URI, signIn, type TestApp } from '../helpers/app';
+import { useFakeWps } from '../helpers/fake-wps';
 import { DOCUMENTED_ERROR_CODES } from './documented-codes';
 import { storedRecord } from '../helpers/stored';
 
@@ -13,13 +13,9 @@ declare const EXPRESS_MAJOR: number;
 
 // The runtime side of the *.types.ts files: what the types promise is what the objects are.
 
-let fake: FakeWps;
+const fake = useFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
 let t: TestApp;
 
-beforeAll(async () => {
-  fake = await startFakeWps({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
-});
-afterAll(() => fake.close());
 beforeEach(() => {
   t = createTestApp(fake);
   t.app.get('/test/shape', (req, res) => {
