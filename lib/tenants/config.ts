@@ -1,11 +1,12 @@
 import Joi from 'joi';
-import { systemClock, type WpsClock } from '../clock';
+import { systemClock } from '../clock';
 import {
   baseUrl,
   clientId,
   clientSecret,
   clock,
   isOptionsObject,
+  type ResolvedAppClientConfig,
   refreshSkewSeconds,
   signRequests,
   timeoutMs,
@@ -25,22 +26,14 @@ export interface TenantHooks {
   disabled: WpsTenantHook | undefined;
 }
 
-/** Everything `wpsTenants` needs, resolved once at factory time. Internal. */
-export interface ResolvedTenantsConfig {
-  clientId: string;
-  clientSecret: string;
-  baseUrl: string;
-  timeoutMs: number;
-  refreshSkewMs: number;
-  maxResponseBytes: number;
-  signRequests: boolean;
+/** Everything `wpsTenants` needs, resolved once at factory time: the app client's settings and its own. Internal. */
+export interface ResolvedTenantsConfig extends ResolvedAppClientConfig {
   ticketWaitMs: number;
   /** `undefined`: the in-process default. */
   store: WpsTenantStore | undefined;
   /** The `tokenEncryptionKey` entries: the first seals, all open. `undefined`: stored as they are. */
   tokenKeys: Array<string | Buffer> | undefined;
   logger: WpsLogger;
-  clock: WpsClock;
   hooks: TenantHooks;
 }
 
