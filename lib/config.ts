@@ -262,6 +262,13 @@ export function resolveAppClientConfig(
     input,
     'createWpsAppClient',
   );
+  return appClientSettings(v);
+}
+
+/** The validated settings of an app-token client as it runs: `baseUrl` without a trailing slash, skew in ms. Internal. */
+export function appClientSettings(
+  v: Filled<Omit<WpsAppClientOptions, 'clock'>> & Pick<WpsAppClientOptions, 'clock'>,
+): ResolvedAppClientConfig {
   return {
     clientId: v.clientId,
     clientSecret: v.clientSecret,

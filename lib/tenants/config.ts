@@ -1,6 +1,6 @@
 import Joi from 'joi';
-import { systemClock } from '../clock';
 import {
+  appClientSettings,
   baseUrl,
   clientId,
   clientSecret,
@@ -113,18 +113,11 @@ export function resolveTenantsConfig(options: unknown, env?: NodeJS.ProcessEnv):
   const v = validate<Validated>(schema, input, 'wpsTenants');
   const key = v.tokenEncryptionKey;
   return {
-    clientId: v.clientId,
-    clientSecret: v.clientSecret,
-    baseUrl: v.baseUrl.replace(/\/+$/, ''),
-    timeoutMs: v.timeoutMs,
-    refreshSkewMs: v.refreshSkewSeconds * 1000,
-    maxResponseBytes: 1024 * 1024,
-    signRequests: v.signRequests,
+    ...appClientSettings({ ...v, maxResponseBytes: 1024 * 1024 }),
     ticketWaitMs: v.ticketWaitMs,
     store: v.store,
     tokenKeys: key === undefined ? undefined : Array.isArray(key) ? key : [key],
     logger: v.logger ?? silentLogger,
-    clock: v.clock ?? systemClock,
     hooks: { installed: v.onInstall, uninstalled: v.onUninstall, enabled: v.onEnable, disabled: v.onDisable },
   };
 }
